@@ -1,0 +1,5 @@
+import sys
+
+from fraud_detection.cli import main
+
+sys.exit(main())

@@ -1,0 +1,134 @@
+"""One settings object for every entry point, read from the environment and an optional YAML file.
+
+Precedence (highest first): keyword arguments, environment variables (`FRAUD_` prefix, `__`
+between nested names, e.g. `FRAUD_GATE__MIN_PR_AUC=0.6`), the YAML file named by
+`FRAUD_SETTINGS_FILE`, then the defaults below. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class DataSettings(BaseModel):
+    """Synthetic transaction generation."""
+
+    seed: int = 7
+    n_customers: int = Field(default=2_000, ge=10)
+    days: int = Field(default=60, ge=2, description="Length of the generated history.")
+    end: date | None = Field(
+        default=None,
+        description="Last day (exclusive) of the history; default today (UTC), so the "
+        "newest data is recent enough to materialize into the online store.",
+    )
+    transactions_per_customer_per_day: float = Field(default=1.2, gt=0)
+    fraud_rate: float = Field(default=0.012, gt=0, lt=0.5)
+
+    def end_timestamp(self) -> datetime:
+        day = self.end or datetime.now(UTC).date()
+        return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+class TrainingSettings(BaseModel):
+    """Model fitting and the time-based holdout."""
+
+    holdout_days: int = Field(default=10, ge=1, description="Newest days kept for evaluation.")
+    validation_days: int = Field(
+        default=5, ge=1, description="Days before the holdout used to pick the threshold."
+    )
+    learning_rate: float = Field(default=0.08, gt=0, le=1)
+    max_iter: int = Field(default=250, ge=10)
+    max_leaf_nodes: int = Field(default=31, ge=2)
+    seed: int = 7
+
+
+class GateSettings(BaseModel):
+    """The validation gate: absolute floors plus champion/challenger."""
+
+    target_fpr: float = Field(default=0.01, gt=0, lt=1, description="FPR budget for recall.")
+    min_roc_auc: float = Field(default=0.90, ge=0, le=1)
+    min_pr_auc: float = Field(default=0.50, ge=0, le=1)
+    min_recall_at_fpr: float = Field(default=0.50, ge=0, le=1)
+    max_regression: float = Field(
+        default=0.02, ge=0, le=1, description="How much worse than production a candidate may be."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything an entry point needs; paths derive from `workspace`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUD_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    workspace: Path = Field(default=Path(), description="Project root holding data/ etc.")
+    model_name: str = "fraud-detector"
+    feature_service: str = "fraud_detection_v1"
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    gate: GateSettings = GateSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        settings_file = os.environ.get("FRAUD_SETTINGS_FILE")
+        if settings_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=settings_file))
+        return tuple(sources)
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.workspace.resolve())
+
+
+class Paths:
+    """Where each stage reads and writes, relative to one workspace root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def transactions(self) -> Path:
+        return self.root / "data" / "raw" / "transactions.parquet"
+
+    @property
+    def feature_tables(self) -> Path:
+        return self.root / "data" / "features"
+
+    @property
+    def feature_repo(self) -> Path:
+        return self.root / "feature_repo"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "artifacts" / "registry"
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.root / "artifacts" / "kfp"
+
+    @property
+    def compiled_pipeline(self) -> Path:
+        return self.root / "pipelines" / "compiled" / "training_pipeline.yaml"
+
+    def as_dict(self) -> dict[str, Any]:
+        names = ["transactions", "feature_tables", "feature_repo", "registry", "pipeline_root"]
+        return {name: str(getattr(self, name)) for name in names}
