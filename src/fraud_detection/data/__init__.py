@@ -1,0 +1,1 @@
+"""Data: the transaction contract, the synthetic generator, and validated reads and writes."""
