@@ -1,0 +1,1 @@
+"""Features: batch aggregates for Feast, feature repo operations, request-time features."""
