@@ -1,0 +1,1 @@
+"""Training: time-based splits, the model, its evaluation and the validation gate."""

@@ -1,0 +1,91 @@
+"""The fraud model: a gradient-boosted tree ensemble behind one `score` call.
+
+The saved object carries the feature-store features it expects and its decision threshold, so
+serving needs nothing but this file to turn a request plus looked-up features into a decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from fraud_detection.config import TrainingSettings
+from fraud_detection.data.contract import LABEL, MERCHANT_CATEGORIES
+from fraud_detection.errors import RegistryError
+from fraud_detection.features.derived import CATEGORICAL_FEATURES, model_columns, model_frame
+
+
+@dataclass
+class FraudModel:
+    """A fitted pipeline plus what it needs to be used correctly."""
+
+    pipeline: Pipeline
+    looked_up: tuple[str, ...]
+    threshold: float = 0.5
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return model_columns(self.looked_up)
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Fraud probability for each row of transactions joined with their features."""
+        scores: np.ndarray = self.pipeline.predict_proba(model_frame(frame, self.looked_up))[:, 1]
+        return scores
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, path)
+        return path
+
+    @staticmethod
+    def load(path: Path) -> FraudModel:
+        try:
+            model = joblib.load(path)
+        except FileNotFoundError:
+            raise RegistryError(f"model file not found: {path}") from None
+        except Exception as exc:  # unpickling raises many types for a corrupt file
+            raise RegistryError(f"cannot load model from {path}: {type(exc).__name__}") from exc
+        if not isinstance(model, FraudModel):
+            raise RegistryError(f"{path} holds a {type(model).__name__}, not a FraudModel")
+        return model
+
+
+def fit(frame: pd.DataFrame, looked_up: tuple[str, ...], params: TrainingSettings) -> FraudModel:
+    """Fit on labelled rows (transactions joined with their point-in-time features)."""
+    encode = ColumnTransformer(
+        [
+            (
+                "categories",
+                OrdinalEncoder(
+                    categories=[list(MERCHANT_CATEGORIES)],
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                ),
+                list(CATEGORICAL_FEATURES),
+            )
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    classifier = HistGradientBoostingClassifier(
+        learning_rate=params.learning_rate,
+        max_iter=params.max_iter,
+        max_leaf_nodes=params.max_leaf_nodes,
+        # Fraud is ~1% of rows: weight classes so the rare one shapes the trees.
+        class_weight="balanced",
+        # The encoder emits its columns first, then the passed-through numeric ones.
+        categorical_features=list(range(len(CATEGORICAL_FEATURES))),
+        early_stopping=False,
+        random_state=params.seed,
+    )
+    pipeline = Pipeline([("encode", encode), ("classify", classifier)])
+    pipeline.fit(model_frame(frame, looked_up), frame[LABEL].to_numpy())
+    return FraudModel(pipeline=pipeline, looked_up=looked_up)

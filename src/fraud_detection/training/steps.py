@@ -1,0 +1,159 @@
+"""The training pipeline's steps as plain functions over files.
+
+Each KFP component in `pipelines/components.py` is a thin adapter that calls one of these, so
+the same code runs in a cluster pod, under `kfp.local`, and in unit tests without kfp.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fraud_detection.config import GateSettings, TrainingSettings
+from fraud_detection.data.contract import LABEL
+from fraud_detection.data.io import load_transactions, read_parquet, write_parquet
+from fraud_detection.errors import TrainingError
+from fraud_detection.registry import ModelRegistry
+from fraud_detection.training.evaluate import Evaluation, evaluate, threshold_at_fpr
+from fraud_detection.training.gate import GateDecision, decide
+from fraud_detection.training.model import FraudModel, fit
+from fraud_detection.training.split import require_both_classes, time_split
+
+REFERENCE_ROWS = 20_000  # rows of the holdout kept with the model as the monitoring reference
+
+
+def ingest(transactions_path: Path, out_path: Path) -> dict[str, Any]:
+    """Validate raw transactions against the contract and keep the validated copy."""
+    frame = load_transactions(transactions_path)
+    require_both_classes(frame, f"{transactions_path}")
+    write_parquet(frame, out_path)
+    return {
+        "rows": len(frame),
+        "fraud_rate": float(frame[LABEL].mean()),
+        "window_start": str(frame["event_timestamp"].min()),
+        "window_end": str(frame["event_timestamp"].max()),
+    }
+
+
+def build_training_set(
+    validated_path: Path, feature_repo: Path, feature_service: str, out_path: Path
+) -> dict[str, Any]:
+    """Join each transaction with its point-in-time features from Feast."""
+    from fraud_detection.features import store as feature_store  # Feast is slow to import
+
+    transactions = read_parquet(validated_path)
+    store = feature_store.open_store(feature_repo)
+    looked_up = feature_store.service_features(store, feature_service)
+    frame = feature_store.training_frame(store, feature_service, transactions)
+    write_parquet(frame, out_path)
+    missing = {name: float(frame[name].isna().mean()) for name in looked_up}
+    return {"rows": len(frame), "features": list(looked_up), "missing_share": missing}
+
+
+def train(
+    training_set_path: Path, looked_up: tuple[str, ...], params: TrainingSettings,
+    target_fpr: float, model_path: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Fit on the train split; pick the decision threshold on the validation split.
+
+    Args:
+        looked_up: The feature-store features in the training set (from `build_training_set`).
+    """
+    frame = read_parquet(training_set_path)
+    missing = [name for name in looked_up if name not in frame.columns]
+    if missing:
+        raise TrainingError(f"training set {training_set_path} lacks features {missing}")
+    split = time_split(frame, params.holdout_days, params.validation_days)
+    model = fit(split.train, tuple(looked_up), params)
+    validation_scores = model.score(split.validation)
+    model.threshold = threshold_at_fpr(
+        split.validation[LABEL].to_numpy(), validation_scores, target_fpr
+    )
+    model.save(model_path)
+    return {
+        "train_rows": len(split.train),
+        "threshold": model.threshold,
+        "params": params.model_dump(),
+        "window": split.window(),
+    }
+
+
+def evaluate_model(
+    model_path: Path, training_set_path: Path, params: TrainingSettings, target_fpr: float
+) -> Evaluation:
+    """Metrics of the model on the holdout split."""
+    model = FraudModel.load(model_path)
+    holdout = _holdout(training_set_path, params)
+    return evaluate(holdout[LABEL].to_numpy(), model.score(holdout), model.threshold, target_fpr)
+
+
+def gate(
+    evaluation: dict[str, Any], training_set_path: Path, params: TrainingSettings,
+    registry: ModelRegistry, thresholds: GateSettings,
+) -> GateDecision:  # fmt: skip
+    """Compare the candidate with the floors and with production on the same holdout."""
+    candidate = {k: float(v) for k, v in evaluation.items() if isinstance(v, int | float)}
+    champion = registry.production()
+    if champion is None:
+        return decide(candidate, thresholds)
+    holdout = _holdout(training_set_path, params)
+    champion_model = champion.load()
+    missing = [c for c in champion_model.looked_up if c not in holdout.columns]
+    if missing:
+        raise TrainingError(
+            f"production model {champion.version} needs features {missing} that the training "
+            "set lacks; it cannot be compared on this holdout (promote by hand if intended)"
+        )
+    scores = champion_model.score(holdout)
+    champion_eval = evaluate(
+        holdout[LABEL].to_numpy(), scores, champion_model.threshold, thresholds.target_fpr
+    )
+    return decide(candidate, thresholds, champion_eval.metrics(), champion.version)
+
+
+def register(
+    model_path: Path, evaluation: dict[str, Any], decision: dict[str, Any],
+    training_set_path: Path, params: TrainingSettings, registry: ModelRegistry,
+    lineage: dict[str, Any], promote: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """Register a gated model with its model card and monitoring reference; optionally promote.
+
+    Refuses a model whose gate decision did not pass, whatever the caller's wiring.
+    """
+    if not decision.get("passed"):
+        raise TrainingError("refusing to register a model that did not pass the gate")
+    model = FraudModel.load(model_path)
+    holdout = _holdout(training_set_path, params)
+    reference = holdout.tail(REFERENCE_ROWS).assign(prediction=lambda f: model.score(f))
+    card = {
+        "metrics": {k: v for k, v in evaluation.items() if isinstance(v, int | float)},
+        "gate": decision,
+        "threshold": model.threshold,
+        "features": model.feature_columns,
+        "feature_store_features": list(model.looked_up),
+        "split": {"holdout_days": params.holdout_days, "validation_days": params.validation_days},
+        "lineage": lineage,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        reference_path = write_parquet(reference, Path(tmp) / "reference.parquet")
+        registered = registry.register(model_path, card, {"reference.parquet": reference_path})
+    production = registry.production()
+    promoted = False
+    if promote and (production is None or production.version != registered.version):
+        registry.promote(registered.version, reason="passed the validation gate")
+        promoted = True
+    return {"version": registered.version, "promoted": promoted, "path": str(registered.path)}
+
+
+def _holdout(training_set_path: Path, params: TrainingSettings) -> pd.DataFrame:
+    frame = read_parquet(training_set_path)
+    return time_split(frame, params.holdout_days, params.validation_days).holdout
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str))
