@@ -1,0 +1,159 @@
+"""Run the training pipeline on this machine with `kfp.local` (no cluster, no Docker).
+
+SubprocessRunner executes each component as a subprocess of the current virtual environment,
+which has this project installed; the component code is the same the cluster runs. The
+components' own output goes to a log file; the caller sees one line per finished step.
+"""
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kfp import local
+
+from fraud_detection import fingerprint
+from fraud_detection.config import Settings
+from fraud_detection.errors import FraudDetectionError
+from pipelines.training_pipeline import training_pipeline
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TASK_DONE = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+_CODE_DIRS = ("src", "pipelines", "feature_repo")
+
+# The components name the cluster's pipeline image; locally that image's contents are this
+# virtual environment, which is exactly what SubprocessRunner uses, so the warning is noise.
+warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    decision: dict[str, Any]
+    decision_file: Path
+    log_file: Path
+    reused: bool = False
+
+
+class _ProgressLog(io.TextIOBase):
+    """Writes everything to a log file and reports each finished task to `report`."""
+
+    def __init__(self, log: io.TextIOBase, report: Callable[[str], None]) -> None:
+        self.log, self.report, self.pending = log, report, ""
+
+    def write(self, text: str) -> int:
+        clean = _ANSI.sub("", text)
+        self.log.write(clean)
+        self.pending += clean
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            match = _TASK_DONE.search(line)
+            if match:
+                self.report(f"step {match.group(1)}: {match.group(2).lower()}")
+        return len(text)
+
+
+def git_sha(repo: Path) -> str:
+    """The commit the code came from, for the model card ("unknown" outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def pipeline_arguments(settings: Settings, promote: bool = True) -> dict[str, Any]:
+    paths = settings.paths
+    return {
+        "transactions_path": str(paths.transactions),
+        "feature_repo": str(paths.feature_repo),
+        "registry_root": str(paths.registry),
+        "model_name": settings.model_name,
+        "feature_service": settings.feature_service,
+        "data_fingerprint": fingerprint.of_files(paths.transactions),
+        "features_fingerprint": fingerprint.of_files(
+            *sorted(paths.feature_tables.glob("*.parquet"))
+        ),
+        "git_sha": git_sha(paths.root),
+        "promote": promote,
+        **settings.training.model_dump(),
+        **settings.gate.model_dump(),
+    }
+
+
+def run(
+    settings: Settings,
+    promote: bool = True,
+    force: bool = False,
+    report: Callable[[str], None] = print,
+) -> LocalRun:
+    """Run the whole pipeline locally and return the gate decision.
+
+    When data, features, settings and code are unchanged since the last run, that run's
+    decision is returned instead (`force=True` runs anyway).
+
+    Raises:
+        FraudDetectionError: if any step fails; nothing is registered then.
+    """
+    paths = settings.paths
+    arguments = pipeline_arguments(settings, promote)
+    code = [p for d in _CODE_DIRS for p in sorted((paths.root / d).rglob("*.py"))]
+    inputs = fingerprint.of_value({**arguments, "code": fingerprint.of_files(*code)})
+    stamp = paths.pipeline_root / "last_run.json"
+    previous = _read_stamp(stamp)
+    if not force and previous.get("inputs") == inputs and Path(previous["decision"]).exists():
+        decision_file = Path(previous["decision"])
+        return LocalRun(json.loads(decision_file.read_text()), decision_file,
+                        Path(previous["log"]), reused=True)  # fmt: skip
+
+    paths.pipeline_root.mkdir(parents=True, exist_ok=True)
+    log_file = paths.pipeline_root / "last_run.log"
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(paths.pipeline_root),
+        raise_on_error=True,
+    )
+    try:
+        with log_file.open("w") as log, contextlib.redirect_stdout(_ProgressLog(log, report)):
+            task = training_pipeline(**arguments)
+    except RuntimeError as exc:  # the log is closed (flushed) here, so its cause can be read
+        failed = _ANSI.sub("", str(exc)).strip()
+        raise FraudDetectionError(
+            f"training pipeline failed: {failed}\n{_cause(log_file)}\n"
+            f"Full log: {log_file}. Nothing was registered."
+        ) from exc
+    decision_file = Path(task.outputs["Output"].path)
+    stamp.write_text(json.dumps({"inputs": inputs, "decision": str(decision_file),
+                                 "log": str(log_file)}, indent=2))  # fmt: skip
+    return LocalRun(json.loads(decision_file.read_text()), decision_file, log_file)
+
+
+def _cause(log_file: Path) -> str:
+    """The last domain error a step logged, with its detail lines (e.g. contract violations)."""
+    lines = log_file.read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if "fraud_detection.errors." in line]
+    if not starts:
+        return "See the log for the traceback."
+    first = starts[-1]
+    detail = [lines[first].split("fraud_detection.errors.")[-1].strip()]
+    for line in lines[first + 1 :]:
+        if not line.strip().startswith("- "):
+            break
+        detail.append("  " + line.strip())
+    return "\n".join(detail)
+
+
+def _read_stamp(stamp: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(stamp.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

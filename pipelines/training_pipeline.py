@@ -1,0 +1,119 @@
+"""The training pipeline: ingest → point-in-time training set → train → evaluate → gate → register.
+
+Compile for the cluster with `make pipeline` (or `python -m pipelines.training_pipeline OUT`);
+run locally with `kfp.local` through `pipelines.run_local`. Both use the same components.
+Nothing is registered unless the gate passes; a failing step stops the run before it.
+"""
+
+import sys
+from pathlib import Path
+
+from kfp import compiler, dsl
+from kfp.dsl import Artifact
+
+from fraud_detection.config import GateSettings, Settings, TrainingSettings
+from pipelines.components import (
+    build_training_set,
+    evaluate_model,
+    ingest_data,
+    register_model,
+    train_model,
+    validation_gate,
+)
+
+PIPELINE_NAME = "fraud-detection-training"
+_T, _G, _S = TrainingSettings(), GateSettings(), Settings.model_fields
+# Where the cluster mounts the shared workspace volume (data, feature repo, registry).
+CLUSTER_WORKSPACE = "/workspace"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Train, evaluate and gate the card-fraud model; register it if it passes.",
+)
+def training_pipeline(
+    transactions_path: str = f"{CLUSTER_WORKSPACE}/data/raw/transactions.parquet",
+    feature_repo: str = f"{CLUSTER_WORKSPACE}/feature_repo",
+    registry_root: str = f"{CLUSTER_WORKSPACE}/artifacts/registry",
+    model_name: str = str(_S["model_name"].default),
+    feature_service: str = str(_S["feature_service"].default),
+    data_fingerprint: str = "",
+    features_fingerprint: str = "",
+    holdout_days: int = _T.holdout_days,
+    validation_days: int = _T.validation_days,
+    learning_rate: float = _T.learning_rate,
+    max_iter: int = _T.max_iter,
+    max_leaf_nodes: int = _T.max_leaf_nodes,
+    seed: int = _T.seed,
+    target_fpr: float = _G.target_fpr,
+    min_roc_auc: float = _G.min_roc_auc,
+    min_pr_auc: float = _G.min_pr_auc,
+    min_recall_at_fpr: float = _G.min_recall_at_fpr,
+    max_regression: float = _G.max_regression,
+    git_sha: str = "unknown",
+    promote: bool = True,
+) -> Artifact:
+    ingest = ingest_data(transactions_path=transactions_path, data_fingerprint=data_fingerprint)
+    dataset = build_training_set(
+        validated=ingest.outputs["validated"],
+        feature_repo=feature_repo,
+        feature_service=feature_service,
+        features_fingerprint=features_fingerprint,
+    )
+    split = {"holdout_days": holdout_days, "validation_days": validation_days}
+    train = train_model(
+        training_set=dataset.outputs["training_set"],
+        looked_up=dataset.outputs["Output"],
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        max_leaf_nodes=max_leaf_nodes,
+        seed=seed,
+        target_fpr=target_fpr,
+        **split,
+    )
+    evaluate = evaluate_model(
+        model=train.outputs["model"],
+        training_set=dataset.outputs["training_set"],
+        target_fpr=target_fpr,
+        **split,
+    )
+    gate = validation_gate(
+        evaluation=evaluate.outputs["evaluation"],
+        training_set=dataset.outputs["training_set"],
+        registry_root=registry_root,
+        model_name=model_name,
+        target_fpr=target_fpr,
+        min_roc_auc=min_roc_auc,
+        min_pr_auc=min_pr_auc,
+        min_recall_at_fpr=min_recall_at_fpr,
+        max_regression=max_regression,
+        **split,
+    )
+    # The registry is mutable state: these two must always run, never come from the cache.
+    gate.set_caching_options(False)
+    with dsl.If(gate.outputs["Output"] == True):  # noqa: E712  (KFP condition syntax)
+        register = register_model(
+            model=train.outputs["model"],
+            evaluation=evaluate.outputs["evaluation"],
+            training_set=dataset.outputs["training_set"],
+            decision=gate.outputs["decision"],
+            registry_root=registry_root,
+            model_name=model_name,
+            git_sha=git_sha,
+            data_fingerprint=data_fingerprint,
+            promote=promote,
+            **split,
+        )
+        register.set_caching_options(False)
+    return gate.outputs["decision"]
+
+
+def compile_pipeline(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(training_pipeline, str(out))
+    return out
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "pipelines/compiled/training_pipeline.yaml")
+    print(f"compiled {compile_pipeline(target)}")
