@@ -1,0 +1,40 @@
+"""Integration fixtures: a real workspace (data, Feast repo, registry) in a temporary directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fraud_detection.config import DataSettings, Settings
+from fraud_detection.loop import prepare_data, prepare_features
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
+SMALL_DATA = {"n_customers": 400, "days": 40}
+
+
+def make_workspace(root: Path, **data: object) -> Settings:
+    """A fresh workspace: the project's feature repo plus settings pointing at `root`."""
+    shutil.copytree(REPO_ROOT / "feature_repo", root / "feature_repo")
+    today = datetime.now(UTC).date() + timedelta(days=1)
+    return Settings(workspace=root, data=DataSettings(**{**SMALL_DATA, "end": today, **data}))
+
+
+@pytest.fixture
+def new_workspace(tmp_path: Path) -> Callable[..., Settings]:
+    """Factory for an empty workspace (no data yet) under this test's tmp_path."""
+    counter = iter(range(100))
+    return lambda **data: make_workspace(tmp_path / f"ws{next(counter)}", **data)
+
+
+@pytest.fixture(scope="module")
+def ready_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A workspace with data generated and features applied and materialized."""
+    settings = make_workspace(tmp_path_factory.mktemp("workspace"))
+    prepare_data(settings)
+    prepare_features(settings, progress=lambda _: None)
+    return settings

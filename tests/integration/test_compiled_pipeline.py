@@ -1,0 +1,33 @@
+"""The compiled pipeline: loadable by kfp, and identical to the committed golden file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kfp import components
+
+from pipelines.training_pipeline import PIPELINE_NAME, compile_pipeline
+
+GOLDEN = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "training_pipeline.yaml"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_pipeline(tmp_path_factory.mktemp("compiled") / "pipeline.yaml")
+
+
+def test_compiled_pipeline_loads_back_into_kfp(compiled: Path) -> None:
+    pipeline = components.load_component_from_file(str(compiled))
+    assert pipeline.name == PIPELINE_NAME
+    spec = yaml.safe_load(compiled.read_text())
+    tasks = set(spec["root"]["dag"]["tasks"])
+    assert {"ingest-data", "build-training-set", "train-model", "evaluate-model",
+            "validation-gate", "condition-1"} <= tasks  # fmt: skip
+
+
+def test_golden_file_is_up_to_date(compiled: Path) -> None:
+    assert GOLDEN.read_text() == compiled.read_text(), (
+        "pipelines/compiled/training_pipeline.yaml is stale: run `make pipeline` and commit it"
+    )

@@ -1,0 +1,100 @@
+"""The real Feast repo on local files and SQLite: apply, materialize, point-in-time reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fraud_detection.config import Settings
+from fraud_detection.data.io import load_transactions
+from fraud_detection.errors import FeatureRepoError
+from fraud_detection.features import store as feature_store
+from fraud_detection.features.aggregates import STATS_FEATURES
+
+pytestmark = pytest.mark.integration
+
+
+def test_training_frame_keeps_every_transaction_and_is_point_in_time(
+    ready_workspace: Settings,
+) -> None:
+    paths = ready_workspace.paths
+    transactions = load_transactions(paths.transactions)
+    store = feature_store.open_store(paths.feature_repo)
+    frame = feature_store.training_frame(store, "fraud_detection_v1", transactions)
+
+    assert len(frame) == len(transactions)
+    assert set(frame["transaction_id"]) == set(transactions["transaction_id"])
+    # A customer's first transaction has no history before it: no velocity features.
+    first = transactions.sort_values("event_timestamp").groupby("customer_id").head(1)
+    firsts = frame[frame["transaction_id"].isin(first["transaction_id"])]
+    assert firsts["txn_count_30d"].isna().all()
+    # The profile snapshot predates the history, so every row has it.
+    assert frame["credit_limit"].notna().all()
+
+
+def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) -> None:
+    paths = ready_workspace.paths
+    transactions = load_transactions(paths.transactions)
+    ordered = transactions.sort_values(["customer_id", "event_timestamp"])
+    second = ordered.groupby("customer_id").nth(1)
+    first = ordered.groupby("customer_id").nth(0).set_index("customer_id")
+    sample = second[
+        second["event_timestamp"].to_numpy()
+        > first.loc[second["customer_id"], "event_timestamp"].to_numpy()
+    ].head(20)
+    store = feature_store.open_store(paths.feature_repo)
+    frame = feature_store.training_frame(store, "fraud_detection_v1", sample)
+
+    assert (frame["txn_count_30d"] == 1).all()
+    expected = first.loc[frame["customer_id"], "amount"].to_numpy()
+    assert frame["amount_mean_30d"].to_numpy() == pytest.approx(expected)
+
+
+def test_online_features_after_materialize(ready_workspace: Settings) -> None:
+    store = feature_store.open_store(ready_workspace.paths.feature_repo)
+    online = feature_store.online_features(store, "fraud_detection_v1", [1000, 10_000_000])
+    known, unknown = online.iloc[0], online.iloc[1]
+    assert known[list(STATS_FEATURES)].notna().any()
+    assert pd.isna(unknown["credit_limit"])
+
+
+def test_service_features_lists_the_views_features(ready_workspace: Settings) -> None:
+    store = feature_store.open_store(ready_workspace.paths.feature_repo)
+    names = feature_store.service_features(store, "fraud_detection_v1")
+    assert names == (*STATS_FEATURES, "account_age_days", "credit_limit")
+
+
+def test_feature_view_with_unknown_column_is_refused(
+    ready_workspace: Settings, tmp_path: Path
+) -> None:
+    repo = tmp_path / "feature_repo"
+    repo.mkdir()
+    source = (ready_workspace.paths.feature_repo / "features.py").read_text()
+    (repo / "features.py").write_text(
+        source.replace('"txn_count_1h"', '"txn_count_2h"').replace(
+            "../data/features", str(ready_workspace.paths.feature_tables)
+        )
+    )
+    (repo / "feature_store.yaml").write_text(
+        (ready_workspace.paths.feature_repo / "feature_store.yaml").read_text()
+    )
+    with pytest.raises(FeatureRepoError, match=r"unknown column\(s\) txn_count_2h"):
+        feature_store.apply(repo)
+
+
+def test_apply_without_feature_tables_names_the_missing_file(
+    new_workspace: Callable[..., Settings],
+) -> None:
+    settings = new_workspace()
+    with pytest.raises(FeatureRepoError, match=r"customer_transaction_stats\.parquet not found"):
+        feature_store.apply(settings.paths.feature_repo)
+
+
+def test_unapplied_repo_says_to_run_features(new_workspace) -> None:  # type: ignore[no-untyped-def]
+    settings = new_workspace()
+    store = feature_store.open_store(settings.paths.feature_repo)
+    with pytest.raises(FeatureRepoError, match="make features"):
+        feature_store.service_features(store, "fraud_detection_v1")

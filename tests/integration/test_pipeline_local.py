@@ -1,0 +1,79 @@
+"""The whole training pipeline through kfp.local: the same components the cluster runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from fraud_detection.config import Settings, TrainingSettings
+from fraud_detection.errors import FraudDetectionError
+from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.registry import ModelRegistry
+from pipelines import run_local
+
+pytestmark = pytest.mark.integration
+
+# A model that cannot compete: a few shallow trees with a tiny learning rate.
+WEAK = {"max_iter": 10, "max_leaf_nodes": 2, "learning_rate": 0.01}
+
+
+def registry_of(settings: Settings) -> ModelRegistry:
+    return ModelRegistry(settings.paths.registry, settings.model_name)
+
+
+def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
+    ready_workspace: Settings,
+) -> None:
+    first = run_local.run(ready_workspace, report=lambda _: None)
+
+    assert first.decision["passed"], first.decision["reasons"]
+    registry = registry_of(ready_workspace)
+    production = registry.production()
+    assert production is not None
+    card = production.card
+    assert card["metrics"]["pr_auc"] == pytest.approx(first.decision["candidate"]["pr_auc"])
+    assert card["features"][:4] == ["amount", "merchant_category", "distance_from_home_km",
+                                    "card_present"]  # fmt: skip
+    assert card["lineage"]["data_fingerprint"]
+    assert {"model.joblib", "model_card.json", "reference.parquet"} <= set(card["files"])
+    reference = pd.read_parquet(production.path / "reference.parquet")
+    assert {"prediction", "is_fraud", "txn_count_1h"} <= set(reference.columns)
+
+    # Nothing changed: the previous decision is reused instead of re-running.
+    again = run_local.run(ready_workspace, report=lambda _: None)
+    assert again.reused and again.decision == first.decision
+
+    # A deliberately weak candidate is refused against the champion; production stays.
+    weak_settings = ready_workspace.model_copy(update={"training": TrainingSettings(**WEAK)})
+    weak = run_local.run(weak_settings, report=lambda _: None)
+    assert not weak.decision["passed"]
+    assert weak.decision["champion_version"] == production.version
+    assert any("champion" in reason for reason in weak.decision["reasons"])
+    assert registry.production() == production
+    assert len(registry.versions()) == 1
+
+
+def test_single_class_data_stops_the_pipeline_and_registers_nothing(
+    new_workspace: Callable[..., Settings],
+) -> None:
+    settings = new_workspace()
+    prepare_data(settings)
+    prepare_features(settings, progress=lambda _: None)
+    frame = pd.read_parquet(settings.paths.transactions)
+    frame.assign(is_fraud=0).to_parquet(settings.paths.transactions)
+
+    with pytest.raises(FraudDetectionError, match="single class") as failure:
+        run_local.run(settings, report=lambda _: None)
+    assert "ingest-data" in str(failure.value)
+    assert registry_of(settings).production() is None
+    assert registry_of(settings).versions() == []
+
+
+def test_decision_file_is_json_with_every_check(ready_workspace: Settings) -> None:
+    run = run_local.run(ready_workspace, report=lambda _: None)
+    decision = json.loads(run.decision_file.read_text())
+    checks = {c["check"].split(" ")[0] for c in decision["checks"]}
+    assert {"roc_auc", "pr_auc", "recall_at_fpr"} <= checks
