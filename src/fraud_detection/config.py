@@ -65,6 +65,23 @@ class GateSettings(BaseModel):
     )
 
 
+class RolloutSettings(BaseModel):
+    """Canary rollout and the evidence needed to promote a candidate."""
+
+    canary_percent: int = Field(default=20, ge=1, le=99, description="Traffic share to canary.")
+    requests: int = Field(default=300, ge=10, description="Scored requests during analysis.")
+    probe_rows: int = Field(default=400, ge=20, description="Labelled rows sent to both models.")
+    min_requests: int = Field(default=20, ge=1, description="Canary requests needed to judge.")
+    max_error_rate_increase: float = Field(default=0.01, ge=0, le=1)
+    max_p95_latency_ratio: float = Field(default=2.0, ge=1)
+    latency_slack_ms: float = Field(
+        default=10.0, ge=0, description="Absolute allowance on top of the latency ratio."
+    )
+    max_quality_drop: float = Field(default=0.02, ge=0, le=1)
+    quality_metrics: tuple[str, ...] = ("pr_auc", "recall_at_fpr")
+    ready_timeout_s: float = Field(default=90.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; paths derive from `workspace`."""
 
@@ -78,6 +95,7 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     gate: GateSettings = GateSettings()
+    rollout: RolloutSettings = RolloutSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -124,6 +142,14 @@ class Paths:
     @property
     def pipeline_root(self) -> Path:
         return self.root / "artifacts" / "kfp"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.root / "artifacts" / "bentoml"
+
+    @property
+    def rollouts(self) -> Path:
+        return self.root / "artifacts" / "rollouts"
 
     @property
     def compiled_pipeline(self) -> Path:

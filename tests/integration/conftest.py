@@ -38,3 +38,19 @@ def ready_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     prepare_data(settings)
     prepare_features(settings, progress=lambda _: None)
     return settings
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A workspace whose pipeline has run once: one production model, registered and gated.
+
+    Shared by the serving and rollout tests, which must not change its production model.
+    """
+    from pipelines import run_local
+
+    settings = make_workspace(tmp_path_factory.mktemp("trained"))
+    prepare_data(settings)
+    prepare_features(settings, progress=lambda _: None)
+    run = run_local.run(settings, report=lambda _: None)
+    assert run.decision["passed"], run.decision["reasons"]
+    return settings

@@ -1,0 +1,75 @@
+"""The fraud-scoring BentoML service: online features from Feast, the gated model, one API.
+
+    POST /score   {"transactions": [...]}  → one Score per transaction (adaptive batching)
+    POST /model   {}                       → the served model's version, threshold and metrics
+    GET  /livez, /readyz, /metrics         → BentoML's health and Prometheus endpoints
+
+Serve locally: `bentoml serve serving.service:FraudDetector --arg model_tag=NAME:VERSION`.
+`/readyz` is false until the model is loaded and the online store answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bentoml
+from pydantic import BaseModel
+
+from fraud_detection.serving.body_limit import BodySizeLimit
+from fraud_detection.serving.model_store import ServableModel, load_servable
+from fraud_detection.serving.online_features import OnlineFeatures
+from fraud_detection.serving.schemas import MAX_BATCH, ModelInfo, Score, Transactions
+from fraud_detection.serving.scoring import Scorer
+from fraud_detection.serving.settings import ServingSettings
+
+
+class BuildArguments(BaseModel):
+    # The BentoML model bundled into the Bento (`--arg model_tag=...` at build and serve).
+    model_tag: str = "fraud-detector:latest"
+
+
+ARGS = bentoml.use_arguments(BuildArguments)
+SETTINGS = ServingSettings()
+
+
+@bentoml.service(
+    name="fraud-detector",
+    traffic={"timeout": 10, "max_concurrency": 256},
+    resources={"cpu": "1", "memory": "1Gi"},
+    http={"port": 3000},
+)
+class FraudDetector:
+    bundled_model = bentoml.models.BentoModel(ARGS.model_tag)
+
+    def __init__(self) -> None:
+        model_dir = SETTINGS.model_dir or Path(self.bundled_model.path)
+        self.servable: ServableModel = load_servable(model_dir)
+        self.features = OnlineFeatures(
+            SETTINGS.feature_repo, SETTINGS.feature_service, SETTINGS.feature_store_yaml
+        )
+        self.scorer = Scorer(self.servable.model, self.features, self.servable.version)
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=100)
+    def score(self, transactions: Transactions) -> list[Score]:
+        """Fraud probability and decision per transaction, with the features that were missing."""
+        return self.scorer.score(transactions)
+
+    @bentoml.api
+    def model(self) -> ModelInfo:
+        card = self.servable.card
+        return ModelInfo(
+            name=str(card.get("name", "fraud-detector")),
+            version=self.servable.version,
+            threshold=self.servable.model.threshold,
+            features=self.servable.model.feature_columns,
+            metrics={k: float(v) for k, v in card.get("metrics", {}).items()},
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.features.reachable()
+
+
+# `@bentoml.service` returns a Service object; mypy sees the undecorated class.
+FraudDetector.add_asgi_middleware(  # type: ignore[attr-defined]
+    BodySizeLimit, max_bytes=SETTINGS.max_body_bytes
+)

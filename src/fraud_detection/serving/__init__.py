@@ -1,0 +1,1 @@
+"""Online scoring shared by the BentoML service, the canary analysis and the benchmarks."""

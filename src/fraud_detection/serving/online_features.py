@@ -1,0 +1,71 @@
+"""Online feature lookup for scoring, with a degraded mode when the store is unreachable.
+
+An unknown customer gets no stored features (the model scores them as missing, which it was
+trained to handle) and the response says which were missing. When the online store itself
+fails, every request is still answered, flagged `degraded`, and readiness turns false so the
+platform stops routing new traffic here until the store is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Feature values per requested customer (None where missing), and whether the store failed."""
+
+    values: list[dict[str, float | None]]
+    degraded: bool
+
+
+class OnlineFeatures:
+    """Reads a feature service's latest values for a batch of customers."""
+
+    def __init__(
+        self,
+        repo_path: Path,
+        service_name: str,
+        config_file: Path | None = None,
+        probe_interval_s: float = 5.0,
+    ) -> None:
+        from fraud_detection.features import store as feature_store  # Feast is slow to import
+
+        self.store = feature_store.open_store(repo_path, config_file)
+        self.service = feature_store.require_applied(self.store, service_name)
+        self.names = feature_store.service_features(self.store, service_name)
+        self._probe_interval_s = probe_interval_s
+        self._last_probe = (-float("inf"), False)
+
+    def lookup(self, customer_ids: Sequence[int]) -> Lookup:
+        rows = [{"customer_id": int(c)} for c in customer_ids]
+        try:
+            found: dict[str, list[Any]] = self.store.get_online_features(
+                features=self.service, entity_rows=rows
+            ).to_dict()
+        except Exception:  # any store failure degrades the answer instead of failing it
+            log.exception("online feature lookup failed; scoring without stored features")
+            self._last_probe = (time.monotonic(), False)
+            return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
+        values = [{name: _number(found[name][i]) for name in self.names} for i in range(len(rows))]
+        return Lookup(values, degraded=False)
+
+    def reachable(self) -> bool:
+        """Whether a lookup works now (checked at most every `probe_interval_s` seconds)."""
+        checked_at, ok = self._last_probe
+        if time.monotonic() - checked_at < self._probe_interval_s:
+            return ok
+        ok = not self.lookup([0]).degraded
+        self._last_probe = (time.monotonic(), ok)
+        return ok
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,78 @@
+"""The scoring API's request and response: typed, bounded, and strict about unknown fields.
+
+Validation failures become HTTP 400s whose body names the field and the problem; nothing a
+client sends can reach the model unchecked.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+from fraud_detection.data.contract import MERCHANT_CATEGORIES
+
+MAX_BATCH = 256  # rows per request; larger payloads belong to batch scoring, not this API
+MAX_AMOUNT = 50_000.0  # the data contract's bound
+MAX_DISTANCE_KM = 20_037.5
+
+
+class Transaction(BaseModel):
+    """One card transaction to score (the request-time features)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    transaction_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    customer_id: int = Field(ge=0, le=2**53, description="Card holder; the Feast entity key.")
+    amount: float = Field(ge=0, le=MAX_AMOUNT)
+    merchant_category: str = Field(description=f"One of: {', '.join(MERCHANT_CATEGORIES)}.")
+    distance_from_home_km: float | None = Field(default=None, ge=0, le=MAX_DISTANCE_KM)
+    card_present: StrictBool
+    event_timestamp: datetime | None = Field(
+        default=None, description="When the card was used; default: when the request arrives."
+    )
+
+    @field_validator("merchant_category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in MERCHANT_CATEGORIES:
+            raise ValueError(
+                f"unknown category {value!r}; allowed: {', '.join(MERCHANT_CATEGORIES)}"
+            )
+        return value
+
+    @field_validator("event_timestamp")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+Transactions = Annotated[list[Transaction], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class Score(BaseModel):
+    """The decision for one transaction, and what it was based on."""
+
+    transaction_id: str | None
+    customer_id: int
+    fraud_probability: float
+    is_fraud: bool = Field(description="fraud_probability >= threshold")
+    threshold: float
+    model_version: str
+    missing_features: list[str] = Field(
+        description="Feature-store features with no value for this customer (scored as missing)."
+    )
+    degraded: bool = Field(
+        description="True when the online store was unreachable: every stored feature is missing."
+    )
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    threshold: float
+    features: list[str]
+    metrics: dict[str, float]

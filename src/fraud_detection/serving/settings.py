@@ -1,0 +1,27 @@
+"""Runtime settings of the scoring service, from `FRAUD_SERVING_*` environment variables.
+
+The same image serves any model version: in KServe, the storage initializer downloads the
+version named by `STORAGE_URI` to /mnt/models and `FRAUD_SERVING_MODEL_DIR` points there;
+without it, the service serves the model bundled into its Bento.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRAUD_SERVING_", extra="forbid")
+
+    model_dir: Path | None = Field(
+        default=None, description="Serve the model in this directory instead of the bundled one."
+    )
+    feature_repo: Path = Field(default=Path("feature_repo"), description="Feast repo directory.")
+    feature_store_yaml: Path | None = Field(
+        default=None, description="Feast config file (default: <feature_repo>/feature_store.yaml)."
+    )
+    feature_service: str = "fraud_detection_v1"
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Larger requests get 413.")
