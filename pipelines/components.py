@@ -195,3 +195,27 @@ def register_model(
     )
     print(f"registered {model_name} version {result['version']} (promoted: {result['promoted']})")
     return str(result["version"])
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def package_model(
+    registry_root: str,
+    model_name: str,
+    version: str,
+    bentoml_home: str,
+    project_root: str,
+) -> str:
+    """Save the registered version to the BentoML model store and build its Bento.
+
+    `project_root` holds `serving/bentofile.yaml` and the sources the Bento bundles (the
+    repository locally; /app in the pipeline image). Returns the Bento tag.
+    """
+    from pathlib import Path
+
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.serving.package import package
+
+    registered = ModelRegistry(Path(registry_root), model_name).get(version)
+    tags = package(registered, Path(bentoml_home), Path(project_root))
+    print(f"packaged {tags['model_tag']} as Bento {tags['bento_tag']}")
+    return tags["bento_tag"]

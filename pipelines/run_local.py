@@ -25,11 +25,9 @@ from pipelines.training_pipeline import training_pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_DONE = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
-_CODE_DIRS = ("src", "pipelines", "feature_repo")
-
-# The components name the cluster's pipeline image; locally that image's contents are this
-# virtual environment, which is exactly what SubprocessRunner uses, so the warning is noise.
-warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
+_CODE_DIRS = ("src", "pipelines", "serving")
+# The repository this module is installed from: it holds serving/bentofile.yaml.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,8 @@ def pipeline_arguments(settings: Settings, promote: bool = True) -> dict[str, An
         "transactions_path": str(paths.transactions),
         "feature_repo": str(paths.feature_repo),
         "registry_root": str(paths.registry),
+        "bentoml_home": str(paths.bentoml_home),
+        "project_root": str(PROJECT_ROOT),
         "model_name": settings.model_name,
         "feature_service": settings.feature_service,
         "data_fingerprint": fingerprint.of_files(paths.transactions),
@@ -105,7 +105,8 @@ def run(
     """
     paths = settings.paths
     arguments = pipeline_arguments(settings, promote)
-    code = [p for d in _CODE_DIRS for p in sorted((paths.root / d).rglob("*.py"))]
+    code = [p for d in _CODE_DIRS for p in sorted((PROJECT_ROOT / d).rglob("*.py"))]
+    code += sorted(paths.feature_repo.glob("*.py"))
     inputs = fingerprint.of_value({**arguments, "code": fingerprint.of_files(*code)})
     stamp = paths.pipeline_root / "last_run.json"
     previous = _read_stamp(stamp)
@@ -122,7 +123,14 @@ def run(
         raise_on_error=True,
     )
     try:
-        with log_file.open("w") as log, contextlib.redirect_stdout(_ProgressLog(log, report)):
+        with (
+            log_file.open("w") as log,
+            contextlib.redirect_stdout(_ProgressLog(log, report)),
+            warnings.catch_warnings(),
+        ):
+            # The components name the cluster's pipeline image, whose contents are this virtual
+            # environment, which is what SubprocessRunner uses: kfp's image warning is noise.
+            warnings.filterwarnings("ignore", ".*non-Python base image", RuntimeWarning)
             task = training_pipeline(**arguments)
     except RuntimeError as exc:  # the log is closed (flushed) here, so its cause can be read
         failed = _ANSI.sub("", str(exc)).strip()

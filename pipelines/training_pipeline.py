@@ -1,4 +1,4 @@
-"""The training pipeline: ingest → point-in-time training set → train → evaluate → gate → register.
+"""The training pipeline: ingest → training set → train → evaluate → gate → register → package.
 
 Compile for the cluster with `make pipeline` (or `python -m pipelines.training_pipeline OUT`);
 run locally with `kfp.local` through `pipelines.run_local`. Both use the same components.
@@ -16,6 +16,7 @@ from pipelines.components import (
     build_training_set,
     evaluate_model,
     ingest_data,
+    package_model,
     register_model,
     train_model,
     validation_gate,
@@ -25,6 +26,8 @@ PIPELINE_NAME = "fraud-detection-training"
 _T, _G, _S = TrainingSettings(), GateSettings(), Settings.model_fields
 # Where the cluster mounts the shared workspace volume (data, feature repo, registry).
 CLUSTER_WORKSPACE = "/workspace"
+# Where the pipeline image keeps the project sources the package step builds a Bento from.
+PIPELINE_IMAGE_SOURCE = "/app"
 
 
 @dsl.pipeline(
@@ -35,6 +38,8 @@ def training_pipeline(
     transactions_path: str = f"{CLUSTER_WORKSPACE}/data/raw/transactions.parquet",
     feature_repo: str = f"{CLUSTER_WORKSPACE}/feature_repo",
     registry_root: str = f"{CLUSTER_WORKSPACE}/artifacts/registry",
+    bentoml_home: str = f"{CLUSTER_WORKSPACE}/artifacts/bentoml",
+    project_root: str = PIPELINE_IMAGE_SOURCE,
     model_name: str = str(_S["model_name"].default),
     feature_service: str = str(_S["feature_service"].default),
     data_fingerprint: str = "",
@@ -105,6 +110,14 @@ def training_pipeline(
             **split,
         )
         register.set_caching_options(False)
+        packaged = package_model(
+            registry_root=registry_root,
+            model_name=model_name,
+            version=register.output,
+            bentoml_home=bentoml_home,
+            project_root=project_root,
+        )
+        packaged.set_caching_options(False)
     return gate.outputs["decision"]
 
 

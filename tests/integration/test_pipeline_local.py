@@ -41,6 +41,11 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     assert {"model.joblib", "model_card.json", "reference.parquet"} <= set(card["files"])
     reference = pd.read_parquet(production.path / "reference.parquet")
     assert {"prediction", "is_fraud", "txn_count_1h"} <= set(reference.columns)
+    # The package step saved the model to BentoML and built a Bento of the same version.
+    home = ready_workspace.paths.bentoml_home
+    assert (home / "models" / "fraud-detector" / production.version / "model_card.json").exists()
+    bento = (home / "bentos" / "fraud-detector" / production.version / "bento.yaml").read_text()
+    assert f"model_tag: fraud-detector:{production.version}" in bento
 
     # Nothing changed: the previous decision is reused instead of re-running.
     again = run_local.run(ready_workspace, report=lambda _: None)
@@ -54,6 +59,8 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     assert any("champion" in reason for reason in weak.decision["reasons"])
     assert registry.production() == production
     assert len(registry.versions()) == 1
+    bentos = ready_workspace.paths.bentoml_home / "bentos" / "fraud-detector"
+    assert {p.parent.name for p in bentos.glob("*/bento.yaml")} == {production.version}
 
 
 def test_single_class_data_stops_the_pipeline_and_registers_nothing(
