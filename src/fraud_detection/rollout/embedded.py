@@ -1,0 +1,139 @@
+"""The canary on one machine: stable and candidate as two real BentoML servers.
+
+Same analysis as in the cluster; the traffic split is done by the client instead of the
+Gateway, and promotion moves the registry's production pointer (the production alias).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fraud_detection.config import Settings
+from fraud_detection.data.io import load_transactions
+from fraud_detection.errors import FraudDetectionError
+from fraud_detection.registry import ModelRegistry, RegisteredModel
+from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
+from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
+from fraud_detection.serving import local_server
+from fraud_detection.serving.model_store import save_to_bentoml
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    stable_version: str
+    candidate_version: str
+    verdict: CanaryVerdict
+    promoted: bool
+    record: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stable_version": self.stable_version,
+            "candidate_version": self.candidate_version,
+            "promoted": self.promoted,
+            "verdict": self.verdict.to_dict(),
+        }
+
+
+def run_canary(
+    settings: Settings,
+    candidate_version: str,
+    report: Callable[[str], None] = print,
+    candidate_model_dir: Path | None = None,
+) -> RolloutResult:
+    """Canary `candidate_version` against production, then promote it or roll it back.
+
+    Args:
+        candidate_model_dir: Serve the candidate from this directory instead of its registered
+            files (how tests stage a deliberately broken candidate).
+
+    Raises:
+        FraudDetectionError: if there is no production model to compare with, or the stable
+            server itself cannot start (then nothing changes).
+    """
+    paths, limits = settings.paths, settings.rollout
+    registry = ModelRegistry(paths.registry, settings.model_name)
+    stable = registry.production()
+    if stable is None:
+        raise FraudDetectionError("no production model to canary against; promote one first")
+    candidate = registry.get(candidate_version)
+    if candidate.version == stable.version:
+        raise FraudDetectionError(f"{candidate.version} is already the production model")
+    tags = {
+        "stable": save_to_bentoml(stable, paths.bentoml_home),
+        "candidate": save_to_bentoml(candidate, paths.bentoml_home),
+    }
+
+    transactions = load_transactions(paths.transactions)
+    traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
+    probe = probe_set(transactions, limits.probe_rows, settings.training.seed)
+    run_dir = paths.rollouts / f"{_stamp()}-{candidate.version}"
+    weights = {"stable": 100.0 - limits.canary_percent, "candidate": float(limits.canary_percent)}
+
+    with ExitStack() as servers:
+        report(f"starting stable {stable.version} and candidate {candidate.version}")
+        urls = {"stable": _start(servers, settings, tags["stable"], run_dir / "stable.log")}
+        try:
+            urls["candidate"] = _start(
+                servers, settings, tags["candidate"], run_dir / "candidate.log",
+                model_dir=candidate_model_dir,
+            )  # fmt: skip
+        except local_server.ServerNotReadyError as exc:
+            report(f"candidate not ready: {str(exc).splitlines()[0]}")
+        clients = {name: Client(url) for name, url in urls.items()}
+        report(
+            f"sending {len(traffic)} requests ({limits.canary_percent}% to the candidate) and "
+            f"a {len(probe)}-row labelled probe set to each"
+        )
+        measured = measure(
+            clients, {n: weights[n] for n in clients}, traffic, probe,
+            settings.gate.target_fpr, settings.training.seed,
+        )  # fmt: skip
+        for client in clients.values():
+            client.close()
+    verdict = analyse(
+        measured["stable"], measured.get("candidate", Measurements(ready=False)), limits
+    )
+    if verdict.promote:
+        registry.promote(candidate.version, reason="canary analysis passed")
+    result = RolloutResult(stable.version, candidate.version, verdict, verdict.promote,
+                           run_dir / "rollout.json")  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result.record.write_text(json.dumps(result.to_dict(), indent=2))
+    return result
+
+
+def _start(
+    servers: ExitStack, settings: Settings, tag: str, log_file: Path, model_dir: Path | None = None
+) -> str:
+    server = servers.enter_context(
+        local_server.serve(
+            project_root=settings.paths.root,
+            bentoml_home=settings.paths.bentoml_home,
+            model_tag=tag,
+            feature_repo=settings.paths.feature_repo,
+            log_file=log_file,
+            model_dir=model_dir,
+            ready_timeout_s=settings.rollout.ready_timeout_s,
+        )
+    )
+    return server.url
+
+
+def candidate_of(registry: ModelRegistry) -> RegisteredModel | None:
+    """The newest registered version that is not production (what a canary would test)."""
+    production = registry.production()
+    newer = [
+        m for m in registry.versions() if production is None or m.version != production.version
+    ]
+    return newer[-1] if newer else None
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

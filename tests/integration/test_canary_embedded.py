@@ -1,0 +1,137 @@
+"""The embedded canary end to end: two real BentoML servers, real traffic, then the verdict.
+
+A broken or worse candidate is rolled back and production keeps all traffic; a sound one is
+promoted by moving the production pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+
+from fraud_detection.config import Settings, TrainingSettings
+from fraud_detection.features.derived import model_frame
+from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry.local import CARD_FILE
+from fraud_detection.rollout.embedded import candidate_of, run_canary
+from fraud_detection.training.model import FraudModel
+from pipelines import run_local
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def with_candidate(
+    trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """A copy of the trained workspace plus a second, sound model registered as a candidate."""
+    root = tmp_path_factory.mktemp("canary") / "workspace"
+    shutil.copytree(trained_workspace.paths.root, root)
+    # A broken candidate never turns ready; do not wait the production default for it.
+    rollout = trained_workspace.rollout.model_copy(update={"ready_timeout_s": 45.0})
+    settings = trained_workspace.model_copy(update={"workspace": root, "rollout": rollout})
+    retrained = settings.model_copy(
+        update={"training": TrainingSettings(seed=11, learning_rate=0.06, max_iter=300)}
+    )
+    run = run_local.run(retrained, promote=False, report=lambda _: None)
+    assert run.decision["passed"], run.decision["reasons"]
+    return settings
+
+
+@pytest.fixture
+def workspace(with_candidate: Settings, tmp_path: Path) -> Callable[[], Settings]:
+    def copy() -> Settings:
+        root = tmp_path / "workspace"
+        shutil.copytree(with_candidate.paths.root, root)
+        return with_candidate.model_copy(update={"workspace": root})
+
+    return copy
+
+
+def registry_of(settings: Settings) -> ModelRegistry:
+    return ModelRegistry(settings.paths.registry, settings.model_name)
+
+
+def staged_candidate(settings: Settings, tmp_path: Path, model_bytes: bytes | None) -> Path:
+    """A model directory holding the candidate's card and the given model file."""
+    candidate = candidate_of(registry_of(settings))
+    assert candidate is not None
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    shutil.copyfile(candidate.path / CARD_FILE, staged / CARD_FILE)
+    if model_bytes is not None:
+        (staged / "model.joblib").write_bytes(model_bytes)
+    return staged
+
+
+def test_candidate_that_cannot_start_is_rolled_back(
+    workspace: Callable[[], Settings], tmp_path: Path
+) -> None:
+    settings = workspace()
+    registry = registry_of(settings)
+    before = registry.production()
+    candidate = candidate_of(registry)
+    assert before is not None and candidate is not None
+    broken = staged_candidate(settings, tmp_path, model_bytes=b"not a model")
+
+    result = run_canary(settings, candidate.version, lambda _: None, candidate_model_dir=broken)
+
+    assert not result.promoted
+    assert [c.name for c in result.verdict.checks if not c.ok] == ["ready"]
+    after = registry.production()
+    assert after is not None and after.version == before.version
+    record = json.loads(result.record.read_text())
+    assert record["promoted"] is False
+    assert record["verdict"]["stable"]["errors"] == 0  # stable kept serving all traffic
+
+
+def test_candidate_that_scores_worse_on_the_probe_set_is_rolled_back(
+    workspace: Callable[[], Settings], tmp_path: Path
+) -> None:
+    settings = workspace()
+    registry = registry_of(settings)
+    production = registry.production()
+    candidate = candidate_of(registry)
+    assert production is not None and candidate is not None
+    sound = candidate.load()
+    # Same inputs and interface, but scores that ignore them: a regression a gate on stale
+    # data could miss and live evidence must catch.
+    guessing = Pipeline([("classify", DummyClassifier(strategy="stratified", random_state=0))])
+    reference = pd.read_parquet(production.path / "reference.parquet")
+    guessing.fit(model_frame(reference, sound.looked_up), reference["is_fraud"])
+    worse = FraudModel(pipeline=guessing, looked_up=sound.looked_up, threshold=sound.threshold)
+    staged = staged_candidate(settings, tmp_path, model_bytes=None)
+    joblib.dump(worse, staged / "model.joblib")
+
+    result = run_canary(settings, candidate.version, lambda _: None, candidate_model_dir=staged)
+
+    assert not result.promoted
+    assert "probe_pr_auc" in {c.name for c in result.verdict.checks if not c.ok}
+    after = registry.production()
+    assert after is not None and after.version == production.version
+
+
+def test_sound_candidate_is_promoted_with_its_evidence_recorded(
+    workspace: Callable[[], Settings],
+) -> None:
+    settings = workspace()
+    registry = registry_of(settings)
+    candidate = candidate_of(registry)
+    assert candidate is not None
+
+    result = run_canary(settings, candidate.version, lambda _: None)
+
+    assert result.promoted, result.verdict.reasons
+    production = registry.production()
+    assert production is not None and production.version == candidate.version
+    history = json.loads(registry.production_file.read_text())["history"]
+    assert history[-1]["version"] == result.stable_version
+    assert result.verdict.candidate["requests"] >= settings.rollout.min_requests
