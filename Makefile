@@ -10,8 +10,8 @@ INSTALLED := $(VENV)/.installed
 CLI := $(BIN)/fraud-detection
 PYTEST_ARGS ?=
 
-.PHONY: help demo data features feast-apply feast-materialize train pipeline test test-slow \
-        lint format bench lock clean
+.PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
+        tools test test-slow lint format bench bench-serving lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,7 +19,7 @@ help: ## Show this help
 $(INSTALLED): pyproject.toml requirements.lock scripts/bootstrap.sh
 	scripts/bootstrap.sh
 
-demo: $(INSTALLED) ## Run the whole loop embedded: data → features → KFP pipeline (kfp.local) → summary
+demo: $(INSTALLED) ## The whole loop embedded: data, features, KFP pipeline, BentoML serving, canary
 	$(CLI) demo
 
 data: $(INSTALLED) ## Generate synthetic transactions (DRIFT=amount_scale=2 to shift them)
@@ -40,6 +40,18 @@ train: $(INSTALLED) ## Run the training pipeline locally with kfp.local
 pipeline: $(INSTALLED) ## Compile the training pipeline to pipelines/compiled/training_pipeline.yaml
 	$(CLI) compile
 
+serve: $(INSTALLED) ## Serve the production model with BentoML on http://127.0.0.1:3000
+	$(CLI) serve
+
+canary: $(INSTALLED) ## Canary the newest registered candidate against production (local servers)
+	$(CLI) canary
+
+bentos: $(INSTALLED) ## List the Bentos the pipeline's package step built (for `bentoml containerize`)
+	BENTOML_HOME=artifacts/bentoml $(BIN)/bentoml list
+
+tools: ## Install the pinned static-check tools (helm, kubectl, shellcheck) into .tools/bin
+	scripts/tools.sh
+
 test: $(INSTALLED) lint ## Lint, type-check and run the test suite (slow tests excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
@@ -50,6 +62,7 @@ lint: $(INSTALLED) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(CLI) compile --check
 
 format: $(INSTALLED) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -57,6 +70,9 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 
 bench: $(INSTALLED) ## Time the embedded loop at two dataset sizes
 	$(BIN)/python bench/embedded_loop.py
+
+bench-serving: $(INSTALLED) ## Compare in-process, BentoML, FastAPI and KServe ModelServer scoring
+	$(BIN)/python bench/serving.py
 
 lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh

@@ -21,6 +21,7 @@ from kfp import local
 from fraud_detection import fingerprint
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
+from fraud_detection.registry import ModelRegistry
 from pipelines.training_pipeline import training_pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -36,6 +37,19 @@ class LocalRun:
     decision_file: Path
     log_file: Path
     reused: bool = False
+
+    def registered_version(self) -> str:
+        """The registry version the run's register step returned (the gate must have passed).
+
+        kfp.local keeps each task's outputs in `<run>/<task>/executor_output.json`.
+        """
+        run_dir = self.decision_file.parents[1]
+        output = run_dir / "register-model" / "executor_output.json"
+        try:
+            values = json.loads(output.read_text())["parameterValues"]
+        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            raise FraudDetectionError(f"this run registered no model ({output})") from exc
+        return str(values["Output"])
 
 
 class _ProgressLog(io.TextIOBase):
@@ -91,12 +105,14 @@ def pipeline_arguments(settings: Settings, promote: bool = True) -> dict[str, An
 
 def run(
     settings: Settings,
-    promote: bool = True,
+    promote: bool | None = None,
     force: bool = False,
     report: Callable[[str], None] = print,
 ) -> LocalRun:
     """Run the whole pipeline locally and return the gate decision.
 
+    `promote=None` promotes a passing model only when there is no production model yet;
+    otherwise it stays a registered candidate for the canary to judge.
     When data, features, settings and code are unchanged since the last run, that run's
     decision is returned instead (`force=True` runs anyway).
 
@@ -104,11 +120,18 @@ def run(
         FraudDetectionError: if any step fails; nothing is registered then.
     """
     paths = settings.paths
+    if promote is None:
+        promote = ModelRegistry(paths.registry, settings.model_name).production() is None
     arguments = pipeline_arguments(settings, promote)
     code = [p for d in _CODE_DIRS for p in sorted((PROJECT_ROOT / d).rglob("*.py"))]
     code += sorted(paths.feature_repo.glob("*.py"))
-    inputs = fingerprint.of_value({**arguments, "code": fingerprint.of_files(*code)})
-    stamp = paths.pipeline_root / "last_run.json"
+    # `promote` only decides whether a registered model also becomes production; a result
+    # computed under either value answers the same question.
+    keyed = {k: v for k, v in arguments.items() if k != "promote"}
+    inputs = fingerprint.of_value({**keyed, "code": fingerprint.of_files(*code)})
+    # One stamp per distinct set of inputs: alternating runs (say, the production settings and
+    # a challenger's) each find their own previous result.
+    stamp = paths.pipeline_root / "runs" / f"{inputs}.json"
     previous = _read_stamp(stamp)
     if not force and previous.get("inputs") == inputs and Path(previous["decision"]).exists():
         decision_file = Path(previous["decision"])
@@ -139,6 +162,7 @@ def run(
             f"Full log: {log_file}. Nothing was registered."
         ) from exc
     decision_file = Path(task.outputs["Output"].path)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"inputs": inputs, "decision": str(decision_file),
                                  "log": str(log_file)}, indent=2))  # fmt: skip
     return LocalRun(json.loads(decision_file.read_text()), decision_file, log_file)

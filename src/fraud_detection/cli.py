@@ -1,7 +1,7 @@
-"""Command line for the embedded loop: `fraud-detection {generate,features,train,compile,demo}`.
+"""Command line: `fraud-detection {generate,features,train,compile,serve,canary,demo}`.
 
-Domain errors print a message and exit with status 2; anything else is a bug and keeps its
-traceback.
+Domain errors print a message and exit with status 2; a canary that rolls back exits 3;
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
@@ -56,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="fail if the compiled file differs from the code"
     )
     compile_.set_defaults(handler=_compile)
+
+    serve = commands.add_parser("serve", help="serve the production model with BentoML")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(handler=_serve)
+
+    canary = commands.add_parser(
+        "canary", help="canary a registered candidate against production, then promote/roll back"
+    )
+    canary.add_argument("--version", help="candidate version (default: newest non-production)")
+    canary.add_argument(
+        "--cluster", metavar="ISVC", help="run on this KServe InferenceService instead of locally"
+    )
+    canary.add_argument("--namespace", default="fraud-detection", help="with --cluster")
+    canary.add_argument(
+        "--storage-uri", help="with --cluster: where KServe finds the candidate (e.g. pvc://...)"
+    )
+    canary.set_defaults(handler=_canary)
 
     demo = commands.add_parser("demo", help="data → features → pipeline → summary")
     demo.add_argument("--force", action="store_true", help="redo every stage")
@@ -113,21 +131,187 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines import run_local
 
     stages: list[tuple[str, Callable[[], Any]]] = [
-        ("1/3 data", lambda: prepare_data(settings, force=args.force)),
-        ("2/3 features", lambda: prepare_features(settings, progress=_progress)),
+        ("1/5 data", lambda: prepare_data(settings, force=args.force)),
+        ("2/5 features", lambda: prepare_features(settings, progress=_progress)),
     ]
     for title, stage in stages:
         console.rule(f"[bold]{title}")
         started = time.perf_counter()
         result = stage()
         _report(title, result.skipped, result.details, time.perf_counter() - started)
-    title = "3/3 training pipeline (kfp.local)"
+    title = "3/5 training pipeline (kfp.local): train, gate, register, package"
     console.rule(f"[bold]{title}")
     started = time.perf_counter()
     run = run_local.run(settings, force=args.force, report=_progress)
     _report(title, run.reused, {"log": str(run.log_file)}, time.perf_counter() - started)
     print_summary(console, settings, run)
+    _demo_serving(settings)
+    _demo_canary(settings, force=args.force)
     return 0
+
+
+def _demo_serving(settings: Settings) -> None:
+    from fraud_detection.data.io import load_transactions
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.rollout.traffic import payloads
+    from fraud_detection.serving import load, local_server
+    from fraud_detection.serving.model_store import save_to_bentoml
+
+    console.rule("[bold]4/5 serving: the production model behind BentoML on localhost")
+    paths = settings.paths
+    production = ModelRegistry(paths.registry, settings.model_name).production()
+    if production is None:
+        console.print("no production model (the gate refused the first model): nothing to serve")
+        return
+    recent = load_transactions(paths.transactions).sort_values("event_timestamp").tail(2_000)
+    rows = payloads(recent)
+    with local_server.serve(
+        project_root=paths.root,
+        bentoml_home=paths.bentoml_home,
+        model_tag=save_to_bentoml(production, paths.bentoml_home),
+        feature_repo=paths.feature_repo,
+        log_file=paths.root / "artifacts" / "serving" / "demo-server.log",
+    ) as server:
+        _progress(f"serving {production.version} at {server.url} (POST /score, GET /metrics)")
+        load.burst(server.url, rows[:20])  # warm-up
+        single = load.burst(server.url, rows[:300], batch_size=1)
+        batched = load.burst(server.url, rows, batch_size=100)
+    table = Table(title="Scoring latency over HTTP (sequential requests)", title_justify="left")
+    table.add_column("traffic")
+    for column in ("requests", "rows", "errors", "p50 ms", "p95 ms", "p99 ms", "rows/s"):
+        table.add_column(column, justify="right")
+    for name, result in (("1 row per request", single), ("100 rows per request", batched)):
+        s = result.summary()
+        table.add_row(
+            name,
+            *[str(s[k]) for k in ("requests", "rows", "errors", "p50_ms", "p95_ms", "p99_ms")],
+            str(s["rows_per_second"]),
+        )
+    console.print(table)
+
+
+def _demo_canary(settings: Settings, force: bool) -> None:
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.rollout.embedded import previous_rollout, run_canary
+    from pipelines import run_local
+
+    console.rule("[bold]5/5 canary: a challenger model against production")
+    registry = ModelRegistry(settings.paths.registry, settings.model_name)
+    if registry.production() is None:
+        console.print("no production model: nothing to canary against")
+        return
+    # The challenger: the same data, a different seed and a slower, longer boosting schedule.
+    challenger = settings.model_copy(
+        update={
+            "training": settings.training.model_copy(
+                update={"seed": settings.training.seed + 1, "learning_rate": 0.06, "max_iter": 300}
+            )
+        }
+    )
+    started = time.perf_counter()
+    run = run_local.run(challenger, promote=False, force=force, report=_progress)
+    _report("challenger pipeline", run.reused, {}, time.perf_counter() - started)
+    if not run.decision["passed"]:
+        console.print("the gate refused the challenger: no canary needed")
+        return
+    version = run.registered_version()
+    production = registry.production()
+    done = previous_rollout(settings, version)
+    if done is not None and not force:
+        _report("canary", True, {"record": done["record"]})
+        _print_verdict(done)
+        return
+    if production is not None and production.version == version:
+        console.print(f"the challenger {version} is already production")
+        return
+    started = time.perf_counter()
+    result = run_canary(settings, version, report=_progress)
+    _report("canary", False, {"record": str(result.record)}, time.perf_counter() - started)
+    _print_verdict({**result.to_dict(), "record": str(result.record)})
+
+
+def _print_verdict(record: dict[str, Any]) -> None:
+    verdict = record["verdict"]
+    title = f"Canary: candidate {record['candidate_version']} vs stable {record['stable_version']}"
+    table = Table(title=title, title_justify="left")
+    for column in ("check", "ok", "evidence"):
+        table.add_column(column)
+    for check in verdict["checks"]:
+        table.add_row(check["name"], "yes" if check["ok"] else "[red]no[/]", check["detail"])
+    console.print(table)
+    if record["promoted"]:
+        console.print(f"[bold green]Promoted[/] {record['candidate_version']} to production.")
+    else:
+        console.print(
+            f"[bold red]Rolled back[/]: {record['stable_version']} keeps all traffic "
+            f"({'; '.join(verdict['reasons'])})."
+        )
+    console.print(f"Evidence: {record['record']}")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.serving.local_server import SERVICE
+    from fraud_detection.serving.model_store import save_to_bentoml
+
+    paths = settings.paths
+    production = ModelRegistry(paths.registry, settings.model_name).production()
+    if production is None:
+        raise FraudDetectionError("no production model to serve: run `make demo` first")
+    tag = save_to_bentoml(production, paths.bentoml_home)
+    env = {**os.environ, "BENTOML_HOME": str(paths.bentoml_home),
+           "FRAUD_SERVING_FEATURE_REPO": str(paths.feature_repo)}  # fmt: skip
+    console.print(f"serving {tag} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
+    command = [str(Path(sys.executable).with_name("bentoml")), "serve", SERVICE,
+               "--port", str(args.port), "--arg", f"model_tag={tag}"]  # fmt: skip
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def _canary(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.rollout.embedded import candidate_of, run_canary
+
+    registry = ModelRegistry(settings.paths.registry, settings.model_name)
+    candidate = registry.get(args.version) if args.version else candidate_of(registry)
+    if candidate is None:
+        raise FraudDetectionError("no candidate: every registered version is production")
+    if args.cluster:
+        return _cluster_canary(settings, args, candidate.version)
+    result = run_canary(settings, candidate.version, report=_progress)
+    _print_verdict({**result.to_dict(), "record": str(result.record)})
+    return 0 if result.promoted else 3
+
+
+def _cluster_canary(settings: Settings, args: argparse.Namespace, version: str) -> int:
+    from fraud_detection.data.io import load_transactions
+    from fraud_detection.rollout import kserve
+    from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
+
+    if not args.storage_uri:
+        raise FraudDetectionError("--cluster needs --storage-uri (where KServe finds the model)")
+    limits = settings.rollout
+    transactions = load_transactions(settings.paths.transactions)
+    traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
+    probe = probe_set(transactions, limits.probe_rows, settings.training.seed)
+
+    def measure_services(urls: dict[str, str], weights: dict[str, float]) -> Any:
+        clients = {name: Client(url) for name, url in urls.items()}
+        return measure(clients, weights, traffic, probe, settings.gate.target_fpr, 0)
+
+    canary = kserve.ClusterCanary(
+        kserve.KubernetesInferenceServices(args.namespace), args.cluster, args.namespace, limits
+    )
+    verdict = kserve.run(canary, f"v-{version}", args.storage_uri, measure_services)
+    for check in verdict.checks:
+        console.print(f"  {'ok ' if check.ok else 'NO '} {check.name}: {check.detail}")
+    console.print("promoted" if verdict.promote else "rolled back")
+    return 0 if verdict.promote else 3
 
 
 def _progress(message: str) -> None:

@@ -48,7 +48,7 @@ class Difference:
 @cache
 def _api_client() -> Any:
     import kserve.models  # type: ignore[import-untyped]
-    import kubernetes.client.models  # type: ignore[import-untyped]
+    import kubernetes.client.models
     from kserve.api_client import ApiClient  # type: ignore[import-untyped]
 
     # The SDK resolves type names with getattr(kserve.models, name); lend it the Kubernetes

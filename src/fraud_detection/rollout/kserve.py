@@ -1,0 +1,161 @@
+"""The canary in the cluster: a KServe Standard-mode InferenceService with `spec.canary`.
+
+Start: add a named canary whose predictor is the stable one with the candidate's model
+(`STORAGE_URI`); the Gateway API HTTPRoute splits traffic by `trafficPercent`. Analyse: the
+same `analysis.analyse` as on one machine, over measurements of each predictor's own Service.
+Promote: the stable predictor takes the canary's name and spec, and the entry goes (KServe
+keeps the canary's pods). Roll back: remove the entry. See docs/serving-rollout.md.
+
+The Kubernetes API is reached through `InferenceServiceAPI`; tests use an in-memory fake of
+it, because no cluster can run where they do.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fraud_detection.config import RolloutSettings
+from fraud_detection.errors import FraudDetectionError
+from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
+
+GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+MODEL_CONTAINER = "kserve-container"
+
+
+class RolloutError(FraudDetectionError):
+    """The InferenceService is not in a state a canary can start from."""
+
+
+class InferenceServiceAPI(Protocol):
+    def get(self, name: str) -> dict[str, Any]: ...
+    def merge_patch(self, name: str, patch: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class KubernetesInferenceServices:
+    """`InferenceServiceAPI` on the real cluster (in-cluster or kubeconfig credentials)."""
+
+    namespace: str
+
+    def __post_init__(self) -> None:
+        from kubernetes import client, config
+
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        self._api = client.CustomObjectsApi()
+
+    def get(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._api.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name
+        )
+        return found
+
+    def merge_patch(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        # A dict body is sent as a JSON merge patch: lists (spec.canary) are replaced whole,
+        # and a null removes the field.
+        patched: dict[str, Any] = self._api.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, patch
+        )
+        return patched
+
+
+Measure = Callable[[dict[str, str], dict[str, float]], dict[str, Measurements]]
+
+
+@dataclass
+class ClusterCanary:
+    api: InferenceServiceAPI
+    name: str
+    namespace: str
+    limits: RolloutSettings
+    poll_interval_s: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def start(self, canary_name: str, storage_uri: str) -> dict[str, Any]:
+        isvc = self.api.get(self.name)
+        if isvc["spec"].get("canary"):
+            raise RolloutError(f"{self.name} already has a canary: finish that rollout first")
+        stable = isvc["spec"]["predictor"]
+        if stable.get("name") == canary_name:
+            raise RolloutError(f"{canary_name} is already the stable predictor")
+        predictor = copy.deepcopy(stable)
+        predictor["name"] = canary_name
+        for key in ("maxReplicas", "scaleTarget", "scaleMetric", "autoScaling"):
+            predictor.pop(key, None)  # KServe refuses autoscaling fields on a canary
+        _set_storage_uri(predictor, storage_uri)
+        entry = {"trafficPercent": self.limits.canary_percent, "predictor": predictor}
+        return self.api.merge_patch(self.name, {"spec": {"canary": [entry]}})
+
+    def wait_ready(self, canary_name: str) -> bool:
+        deadline = time.monotonic() + self.limits.ready_timeout_s
+        while True:
+            statuses = self.api.get(self.name).get("status", {}).get("canaryStatuses", [])
+            if any(s.get("name") == canary_name and s.get("ready") for s in statuses):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self.sleep(self.poll_interval_s)
+
+    def urls(self, canary_name: str) -> dict[str, str]:
+        """Each predictor's own Service (`<isvc>-<predictor>-predictor`, port 80)."""
+        stable = self.api.get(self.name)["spec"]["predictor"].get("name", "predictor")
+        domain = f"{self.namespace}.svc.cluster.local"
+        return {
+            "stable": f"http://{self.name}-{stable}-predictor.{domain}",
+            "candidate": f"http://{self.name}-{canary_name}-predictor.{domain}",
+        }
+
+    def promote(self, canary_name: str) -> dict[str, Any]:
+        entry = self._entry(canary_name)
+        return self.api.merge_patch(
+            self.name, {"spec": {"predictor": entry["predictor"], "canary": None}}
+        )
+
+    def rollback(self) -> dict[str, Any]:
+        return self.api.merge_patch(self.name, {"spec": {"canary": None}})
+
+    def _entry(self, canary_name: str) -> dict[str, Any]:
+        for entry in self.api.get(self.name)["spec"].get("canary") or []:
+            if entry["predictor"].get("name") == canary_name:
+                found: dict[str, Any] = entry
+                return found
+        raise RolloutError(f"{self.name} has no canary named {canary_name}")
+
+
+def run(
+    canary: ClusterCanary, canary_name: str, storage_uri: str, measure: Measure
+) -> CanaryVerdict:
+    """Start the canary, analyse it, then promote or roll back. Any failure rolls back."""
+    canary.start(canary_name, storage_uri)
+    try:
+        if not canary.wait_ready(canary_name):
+            verdict = analyse(Measurements(ready=True), Measurements(ready=False), canary.limits)
+        else:
+            percent = float(canary.limits.canary_percent)
+            measured = measure(
+                canary.urls(canary_name), {"stable": 100 - percent, "candidate": percent}
+            )
+            verdict = analyse(measured["stable"], measured["candidate"], canary.limits)
+    except BaseException:
+        canary.rollback()
+        raise
+    if verdict.promote:
+        canary.promote(canary_name)
+    else:
+        canary.rollback()
+    return verdict
+
+
+def _set_storage_uri(predictor: dict[str, Any], storage_uri: str) -> None:
+    for container in predictor.get("containers", []):
+        if container.get("name") == MODEL_CONTAINER:
+            env = [e for e in container.get("env", []) if e.get("name") != "STORAGE_URI"]
+            container["env"] = [{"name": "STORAGE_URI", "value": storage_uri}, *env]
+            return
+    raise RolloutError(f"the stable predictor has no {MODEL_CONTAINER!r} container")

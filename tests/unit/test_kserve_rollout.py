@@ -1,0 +1,172 @@
+"""The cluster canary against an in-memory InferenceService API.
+
+A mock, and only because no Kubernetes API can run here: the fake applies JSON merge patches
+(RFC 7386) the way the API server does for custom objects, and plays the KServe controller's
+part by reporting canary readiness.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from fraud_detection.config import RolloutSettings
+from fraud_detection.rollout import kserve
+from fraud_detection.rollout.analysis import Measurements
+
+STABLE_URI = "pvc://fraud-models/fraud-detector/versions/aaaaaaaaaaaa"
+CANDIDATE_URI = "pvc://fraud-models/fraud-detector/versions/bbbbbbbbbbbb"
+LIMITS = RolloutSettings(canary_percent=20, ready_timeout_s=0.05, min_requests=5)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class FakeInferenceServices:
+    def __init__(self, isvc: dict[str, Any], canary_becomes_ready: bool = True) -> None:
+        self.isvc = isvc
+        self.canary_becomes_ready = canary_becomes_ready
+        self.patches: list[dict[str, Any]] = []
+
+    def get(self, name: str) -> dict[str, Any]:
+        assert name == self.isvc["metadata"]["name"]
+        return copy.deepcopy(self.isvc)
+
+    def merge_patch(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        assert name == self.isvc["metadata"]["name"]
+        self.patches.append(patch)
+        self.isvc = merge_patch(self.isvc, patch)
+        canaries = self.isvc["spec"].get("canary") or []
+        self.isvc["status"] = {
+            "canaryStatuses": [
+                {
+                    "name": c["predictor"]["name"],
+                    "ready": self.canary_becomes_ready,
+                    "trafficPercent": c["trafficPercent"],
+                }
+                for c in canaries
+            ]
+        }
+        return self.get(name)
+
+
+def inference_service() -> dict[str, Any]:
+    """The shape the chart renders (charts/fraud-detection/templates/inferenceservice.yaml)."""
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": "fraud",
+            "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
+        },
+        "spec": {
+            "predictor": {
+                "name": "stable", "minReplicas": 2, "maxReplicas": 2,
+                "containers": [{
+                    "name": "kserve-container", "image": "fraud-detection-serving:0.1.0",
+                    "env": [{"name": "STORAGE_URI", "value": STABLE_URI},
+                            {"name": "FRAUD_SERVING_MODEL_DIR", "value": "/mnt/models"}],
+                }],
+            }
+        },
+    }  # fmt: skip
+
+
+def good(requests: int = 50) -> Measurements:
+    return Measurements(ready=True, requests=requests, errors=0, latencies_ms=(10.0,) * 20,
+                        quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+
+
+def canary_of(api: FakeInferenceServices) -> kserve.ClusterCanary:
+    return kserve.ClusterCanary(api, "fraud", "fraud", LIMITS, poll_interval_s=0.01,
+                                sleep=lambda _: None)  # fmt: skip
+
+
+def test_start_adds_a_named_canary_with_the_candidate_model() -> None:
+    api = FakeInferenceServices(inference_service())
+    canary_of(api).start("v-bbbbbbbbbbbb", CANDIDATE_URI)
+    (entry,) = api.isvc["spec"]["canary"]
+    assert entry["trafficPercent"] == 20
+    predictor = entry["predictor"]
+    assert predictor["name"] == "v-bbbbbbbbbbbb"
+    assert "maxReplicas" not in predictor  # refused by KServe on a canary
+    env = {e["name"]: e["value"] for e in predictor["containers"][0]["env"]}
+    assert env["STORAGE_URI"] == CANDIDATE_URI
+    # The stable predictor is untouched.
+    assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
+
+
+def test_a_passing_canary_is_promoted_by_retargeting_the_stable_predictor() -> None:
+    api = FakeInferenceServices(inference_service())
+    seen_urls: dict[str, str] = {}
+
+    def measure(urls: dict[str, str], weights: dict[str, float]) -> dict[str, Measurements]:
+        seen_urls.update(urls)
+        assert weights == {"stable": 80.0, "candidate": 20.0}
+        return {"stable": good(), "candidate": good()}
+
+    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+
+    assert verdict.promote
+    spec = api.isvc["spec"]
+    assert "canary" not in spec
+    assert spec["predictor"]["name"] == "v-bbbbbbbbbbbb"
+    env = {e["name"]: e["value"] for e in spec["predictor"]["containers"][0]["env"]}
+    assert env["STORAGE_URI"] == CANDIDATE_URI
+    assert seen_urls["candidate"] == "http://fraud-v-bbbbbbbbbbbb-predictor.fraud.svc.cluster.local"
+    assert seen_urls["stable"] == "http://fraud-stable-predictor.fraud.svc.cluster.local"
+
+
+def test_a_worse_canary_is_rolled_back_and_stable_keeps_all_traffic() -> None:
+    api = FakeInferenceServices(inference_service())
+    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
+                         quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+
+    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI,
+                         lambda urls, weights: {"stable": good(), "candidate": worse})  # fmt: skip
+
+    assert not verdict.promote
+    assert "canary" not in api.isvc["spec"]
+    assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
+
+
+def test_a_canary_that_never_becomes_ready_is_rolled_back_without_traffic() -> None:
+    api = FakeInferenceServices(inference_service(), canary_becomes_ready=False)
+
+    def measure(urls: dict[str, str], weights: dict[str, float]) -> dict[str, Measurements]:
+        raise AssertionError("an unready canary must not be measured")
+
+    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+
+    assert not verdict.promote
+    assert [c.name for c in verdict.checks if not c.ok] == ["ready"]
+    assert "canary" not in api.isvc["spec"]
+
+
+def test_a_failure_during_analysis_rolls_back_before_raising() -> None:
+    api = FakeInferenceServices(inference_service())
+
+    def measure(urls: dict[str, str], weights: dict[str, float]) -> dict[str, Measurements]:
+        raise ConnectionError("gateway unreachable")
+
+    with pytest.raises(ConnectionError):
+        kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+    assert "canary" not in api.isvc["spec"]
+
+
+def test_a_second_canary_is_refused_while_one_is_running() -> None:
+    api = FakeInferenceServices(inference_service())
+    canary_of(api).start("v-bbbbbbbbbbbb", CANDIDATE_URI)
+    with pytest.raises(kserve.RolloutError, match="already has a canary"):
+        canary_of(api).start("v-cccccccccccc", CANDIDATE_URI)
