@@ -219,3 +219,33 @@ def package_model(
     tags = package(registered, Path(bentoml_home), Path(project_root))
     print(f"packaged {tags['model_tag']} as Bento {tags['bento_tag']}")
     return tags["bento_tag"]
+
+
+@dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
+def rollout_canary(
+    version: str,
+    isvc_name: str,
+    namespace: str,
+    storage_uri_prefix: str,
+    transactions_path: str,
+    canary_percent: int,
+    target_fpr: float,
+) -> bool:
+    """Canary the packaged version on the KServe InferenceService; promote or roll back.
+
+    Needs a ServiceAccount allowed to get and patch InferenceServices in `namespace`.
+    Returns True when the candidate was promoted.
+    """
+    from pathlib import Path
+
+    from fraud_detection.config import RolloutSettings
+    from fraud_detection.rollout import kserve
+
+    verdict = kserve.canary_with_recent_traffic(
+        isvc_name, namespace, version, f"{storage_uri_prefix.rstrip('/')}/{version}",
+        Path(transactions_path), RolloutSettings(canary_percent=canary_percent), target_fpr,
+    )  # fmt: skip
+    for reason in verdict.reasons:
+        print(f"canary: {reason}")
+    print("promoted" if verdict.promote else "rolled back")
+    return verdict.promote

@@ -11,19 +11,20 @@ from pathlib import Path
 from kfp import compiler, dsl
 from kfp.dsl import Artifact
 
-from fraud_detection.config import GateSettings, Settings, TrainingSettings
+from fraud_detection.config import GateSettings, RolloutSettings, Settings, TrainingSettings
 from pipelines.components import (
     build_training_set,
     evaluate_model,
     ingest_data,
     package_model,
     register_model,
+    rollout_canary,
     train_model,
     validation_gate,
 )
 
 PIPELINE_NAME = "fraud-detection-training"
-_T, _G, _S = TrainingSettings(), GateSettings(), Settings.model_fields
+_T, _G, _R, _S = TrainingSettings(), GateSettings(), RolloutSettings(), Settings.model_fields
 # Where the cluster mounts the shared workspace volume (data, feature repo, registry).
 CLUSTER_WORKSPACE = "/workspace"
 # Where the pipeline image keeps the project sources the package step builds a Bento from.
@@ -57,7 +58,14 @@ def training_pipeline(
     max_regression: float = _G.max_regression,
     git_sha: str = "unknown",
     promote: bool = True,
+    rollout: str = "none",
+    isvc_name: str = "fraud-detection",
+    namespace: str = "fraud-detection",
+    model_storage_prefix: str = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions",
+    canary_percent: int = _R.canary_percent,
 ) -> Artifact:
+    """`rollout="kserve"` adds the last step: a canary of the new model on the cluster's
+    InferenceService (with `promote=False`, so that only the canary decides)."""
     ingest = ingest_data(transactions_path=transactions_path, data_fingerprint=data_fingerprint)
     dataset = build_training_set(
         validated=ingest.outputs["validated"],
@@ -118,6 +126,17 @@ def training_pipeline(
             project_root=project_root,
         )
         packaged.set_caching_options(False)
+        with dsl.If(rollout == "kserve"):
+            canary = rollout_canary(
+                version=register.output,
+                isvc_name=isvc_name,
+                namespace=namespace,
+                storage_uri_prefix=model_storage_prefix,
+                transactions_path=transactions_path,
+                canary_percent=canary_percent,
+                target_fpr=target_fpr,
+            ).after(packaged)
+            canary.set_caching_options(False)
     return gate.outputs["decision"]
 
 

@@ -289,25 +289,14 @@ def _canary(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cluster_canary(settings: Settings, args: argparse.Namespace, version: str) -> int:
-    from fraud_detection.data.io import load_transactions
     from fraud_detection.rollout import kserve
-    from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
 
     if not args.storage_uri:
         raise FraudDetectionError("--cluster needs --storage-uri (where KServe finds the model)")
-    limits = settings.rollout
-    transactions = load_transactions(settings.paths.transactions)
-    traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
-    probe = probe_set(transactions, limits.probe_rows, settings.training.seed)
-
-    def measure_services(urls: dict[str, str], weights: dict[str, float]) -> Any:
-        clients = {name: Client(url) for name, url in urls.items()}
-        return measure(clients, weights, traffic, probe, settings.gate.target_fpr, 0)
-
-    canary = kserve.ClusterCanary(
-        kserve.KubernetesInferenceServices(args.namespace), args.cluster, args.namespace, limits
-    )
-    verdict = kserve.run(canary, f"v-{version}", args.storage_uri, measure_services)
+    verdict = kserve.canary_with_recent_traffic(
+        args.cluster, args.namespace, version, args.storage_uri, settings.paths.transactions,
+        settings.rollout, settings.gate.target_fpr, settings.training.seed,
+    )  # fmt: skip
     for check in verdict.checks:
         console.print(f"  {'ok ' if check.ok else 'NO '} {check.name}: {check.detail}")
     console.print("promoted" if verdict.promote else "rolled back")

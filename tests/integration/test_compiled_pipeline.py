@@ -27,6 +27,17 @@ def test_compiled_pipeline_loads_back_into_kfp(compiled: Path) -> None:
             "validation-gate", "condition-1"} <= tasks  # fmt: skip
 
 
+def test_rollout_step_runs_only_for_kserve_after_packaging(compiled: Path) -> None:
+    spec = yaml.safe_load(compiled.read_text())
+    components = spec["components"]
+    gated = components["comp-condition-1"]["dag"]["tasks"]
+    assert {"register-model", "package-model", "condition-2"} <= set(gated)
+    assert set(components["comp-condition-2"]["dag"]["tasks"]) == {"rollout-canary"}
+    assert gated["condition-2"]["dependentTasks"] == ["package-model", "register-model"]
+    condition = gated["condition-2"]["triggerPolicy"]["condition"]
+    assert "kserve" in condition
+
+
 def test_golden_file_is_up_to_date(compiled: Path) -> None:
     assert GOLDEN.read_text() == compiled.read_text(), (
         "pipelines/compiled/training_pipeline.yaml is stale: run `make pipeline` and commit it"

@@ -16,6 +16,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from fraud_detection.config import RolloutSettings
@@ -159,3 +160,39 @@ def _set_storage_uri(predictor: dict[str, Any], storage_uri: str) -> None:
             container["env"] = [{"name": "STORAGE_URI", "value": storage_uri}, *env]
             return
     raise RolloutError(f"the stable predictor has no {MODEL_CONTAINER!r} container")
+
+
+def canary_with_recent_traffic(
+    isvc_name: str,
+    namespace: str,
+    version: str,
+    storage_uri: str,
+    transactions_path: Path,
+    limits: RolloutSettings,
+    target_fpr: float,
+    seed: int = 0,
+    api: InferenceServiceAPI | None = None,
+) -> CanaryVerdict:
+    """The whole cluster canary, as the CLI and the pipeline's rollout step run it: recent
+    transactions as traffic, the newest labelled rows as the probe set."""
+    from fraud_detection.data.io import load_transactions
+    from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
+
+    transactions = load_transactions(transactions_path)
+    traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
+    probe = probe_set(transactions, limits.probe_rows, seed)
+
+    def measure_services(
+        urls: dict[str, str], weights: dict[str, float]
+    ) -> dict[str, Measurements]:
+        clients = {name: Client(url) for name, url in urls.items()}
+        try:
+            return measure(clients, weights, traffic, probe, target_fpr, seed)
+        finally:
+            for client in clients.values():
+                client.close()
+
+    canary = ClusterCanary(
+        api or KubernetesInferenceServices(namespace), isvc_name, namespace, limits
+    )
+    return run(canary, f"v-{version}", storage_uri, measure_services)
