@@ -24,7 +24,11 @@ FEATURE_LOOKBACK = pd.Timedelta(microseconds=1)
 
 
 def customer_transaction_stats(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Rolling per-customer velocity and spend aggregates, one row per transaction.
+    """Rolling per-customer velocity and spend aggregates, one row per transaction time.
+
+    Two transactions of a customer in the same second share one row that counts both: a
+    feature row is keyed by (customer, time), and two rows with one key would leave the
+    feature store to pick either.
 
     Args:
         transactions: Validated transactions (customer_id, event_timestamp, amount).
@@ -47,7 +51,8 @@ def customer_transaction_stats(transactions: pd.DataFrame) -> pd.DataFrame:
     stats["amount_sum_24h"] = rolling("24h", "sum").round(2)
     stats["txn_count_30d"] = rolling("30D", "count").astype("int64")
     stats["amount_mean_30d"] = rolling("30D", "mean").round(2)
-    return stats
+    # The last row of a same-second group has seen the whole group.
+    return stats.drop_duplicates(["customer_id", "event_timestamp"], keep="last", ignore_index=True)
 
 
 def customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
