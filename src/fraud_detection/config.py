@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,12 @@ from pydantic_settings import (
 )
 
 
-class DataSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key in a settings file must fail, not silently keep the default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSettings(_Section):
     """Synthetic transaction generation."""
 
     seed: int = 7
@@ -40,7 +45,7 @@ class DataSettings(BaseModel):
         return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-class TrainingSettings(BaseModel):
+class TrainingSettings(_Section):
     """Model fitting and the time-based holdout."""
 
     holdout_days: int = Field(default=10, ge=1, description="Newest days kept for evaluation.")
@@ -53,7 +58,7 @@ class TrainingSettings(BaseModel):
     seed: int = 7
 
 
-class GateSettings(BaseModel):
+class GateSettings(_Section):
     """The validation gate: absolute floors plus champion/challenger."""
 
     target_fpr: float = Field(default=0.01, gt=0, lt=1, description="FPR budget for recall.")
@@ -65,7 +70,7 @@ class GateSettings(BaseModel):
     )
 
 
-class RolloutSettings(BaseModel):
+class RolloutSettings(_Section):
     """Canary rollout and the evidence needed to promote a candidate."""
 
     canary_percent: int = Field(default=20, ge=1, le=99, description="Traffic share to canary.")
