@@ -1,0 +1,148 @@
+"""The model object, the registry, and the training steps' refusals (no kfp, no Feast)."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraud_detection.config import DataSettings, GateSettings, TrainingSettings
+from fraud_detection.data.generate import generate
+from fraud_detection.data.io import write_parquet
+from fraud_detection.errors import RegistryError, TrainingError
+from fraud_detection.features.aggregates import (
+    PROFILE_FEATURES,
+    STATS_FEATURES,
+    as_of_just_before,
+    customer_transaction_stats,
+)
+from fraud_detection.registry import ModelRegistry
+from fraud_detection.training import steps
+from fraud_detection.training.model import FraudModel, fit
+
+LOOKED_UP = (*STATS_FEATURES, *PROFILE_FEATURES)
+PARAMS = TrainingSettings(holdout_days=8, validation_days=4, max_iter=60)
+GATE = GateSettings(min_roc_auc=0.5, min_pr_auc=0.05, min_recall_at_fpr=0.0)
+
+
+@pytest.fixture(scope="module")
+def training_set() -> pd.DataFrame:
+    """Transactions joined with the features that existed just before each (as Feast would)."""
+    data = generate(DataSettings(n_customers=400, days=40, end=date(2026, 1, 1)))
+    frame = data.transactions.sort_values("event_timestamp", ignore_index=True)
+    stats = customer_transaction_stats(frame).sort_values("event_timestamp")
+    keys = frame.assign(as_of=as_of_just_before(frame["event_timestamp"]))
+    joined = pd.merge_asof(
+        keys.sort_values("as_of"), stats.rename(columns={"event_timestamp": "stats_at"}),
+        left_on="as_of", right_on="stats_at", by="customer_id",
+    )  # fmt: skip
+    joined = joined.merge(data.customers.drop(columns="event_timestamp"), on="customer_id")
+    return joined.sort_values("event_timestamp", ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def model(training_set: pd.DataFrame) -> FraudModel:
+    return fit(training_set, LOOKED_UP, PARAMS)
+
+
+def test_saved_model_scores_exactly_as_before(
+    model: FraudModel, training_set: pd.DataFrame, tmp_path: Path
+) -> None:
+    loaded = FraudModel.load(model.save(tmp_path / "model.joblib"))
+    rows = training_set.head(200)
+    np.testing.assert_array_equal(loaded.score(rows), model.score(rows))
+    assert loaded.looked_up == LOOKED_UP
+
+
+def test_signals_of_fraud_raise_the_score(model: FraudModel, training_set: pd.DataFrame) -> None:
+    habitual = training_set[training_set["is_fraud"] == 0].head(50).copy()
+    suspicious = habitual.assign(
+        amount=habitual["amount"] * 20, distance_from_home_km=800.0, card_present=False,
+        merchant_category="electronics",
+        event_timestamp=habitual["event_timestamp"].dt.normalize() + pd.Timedelta(hours=3),
+    )  # fmt: skip
+    assert model.score(suspicious).mean() > 5 * model.score(habitual).mean()
+
+
+def test_score_does_not_depend_on_the_transaction_id(
+    model: FraudModel, training_set: pd.DataFrame
+) -> None:
+    rows = training_set.head(20)
+    renamed = rows.assign(transaction_id=[f"other-{i}" for i in range(20)])
+    np.testing.assert_array_equal(model.score(rows), model.score(renamed))
+
+
+def test_loading_a_missing_corrupt_or_foreign_file_is_a_registry_error(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="not found"):
+        FraudModel.load(tmp_path / "missing.joblib")
+    (tmp_path / "corrupt.joblib").write_bytes(b"garbage")
+    with pytest.raises(RegistryError, match="cannot load"):
+        FraudModel.load(tmp_path / "corrupt.joblib")
+    (tmp_path / "dict.joblib").write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(RegistryError, match="not a FraudModel"):
+        FraudModel.load(tmp_path / "dict.joblib")
+
+
+def test_registering_is_idempotent_and_promotion_keeps_history(
+    model: FraudModel, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    assert registry.production() is None
+    path = model.save(tmp_path / "model.joblib")
+    first = registry.register(path, {"threshold": 0.5})
+    assert registry.register(path, {"threshold": 0.5}) == first
+    assert [m.version for m in registry.versions()] == [first.version]
+    registry.promote(first.version, reason="first")
+    registry.promote(first.version, reason="again")
+    production = registry.production()
+    assert production is not None and production.version == first.version
+    history = (registry.model_dir / "production.json").read_text()
+    assert '"reason": "first"' in history
+    with pytest.raises(RegistryError, match="no version 'nope'"):
+        registry.get("nope")
+
+
+def train_candidate(
+    training_set: pd.DataFrame, tmp_path: Path, name: str, shuffle: bool = False
+) -> tuple[Path, dict[str, float], Path]:
+    frame = training_set.copy()
+    if shuffle:  # labels unrelated to the features: a model that has learnt nothing
+        frame["is_fraud"] = np.random.default_rng(1).permutation(frame["is_fraud"].to_numpy())
+    data_path = write_parquet(frame, tmp_path / f"{name}.parquet")
+    model_path = tmp_path / f"{name}.joblib"
+    steps.train(data_path, LOOKED_UP, PARAMS, 0.01, model_path)
+    holdout_source = write_parquet(training_set, tmp_path / "eval.parquet")
+    evaluation = steps.evaluate_model(model_path, holdout_source, PARAMS, 0.01)
+    return model_path, evaluation.metrics(), holdout_source
+
+
+def test_gate_refuses_a_deliberately_worse_candidate_against_production(
+    training_set: pd.DataFrame, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    good_path, good_metrics, holdout_source = train_candidate(training_set, tmp_path, "good")
+    decision = steps.gate(good_metrics, holdout_source, PARAMS, registry, GATE)
+    assert decision.passed
+    steps.register(good_path, good_metrics, decision.to_dict(), holdout_source, PARAMS, registry,
+                   lineage={}, promote=True)  # fmt: skip
+
+    _, worse_metrics, _ = train_candidate(training_set, tmp_path, "worse", shuffle=True)
+    refused = steps.gate(worse_metrics, holdout_source, PARAMS, registry, GATE)
+
+    assert not refused.passed
+    assert any("champion" in reason for reason in refused.reasons)
+
+
+def test_register_refuses_a_model_the_gate_did_not_pass(
+    model: FraudModel, training_set: pd.DataFrame, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    with pytest.raises(TrainingError, match="did not pass the gate"):
+        steps.register(model.save(tmp_path / "m.joblib"), {}, {"passed": False},
+                       write_parquet(training_set, tmp_path / "t.parquet"), PARAMS, registry,
+                       lineage={}, promote=True)  # fmt: skip
+    assert registry.versions() == [] and registry.production() is None
