@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from fraud_detection.serving.body_limit import BodySizeLimit
 from fraud_detection.serving.model_store import ServableModel, load_servable
 from fraud_detection.serving.online_features import OnlineFeatures
+from fraud_detection.serving.prediction_log import PredictionLog
 from fraud_detection.serving.schemas import MAX_BATCH, ModelInfo, Score, Transactions
 from fraud_detection.serving.scoring import Scorer
 from fraud_detection.serving.settings import ServingSettings
@@ -47,7 +48,14 @@ class FraudDetector:
         self.features = OnlineFeatures(
             SETTINGS.feature_repo, SETTINGS.feature_service, SETTINGS.feature_store_yaml
         )
-        self.scorer = Scorer(self.servable.model, self.features, self.servable.version)
+        self.prediction_log = (
+            PredictionLog(SETTINGS.prediction_log_dir, self.servable.version)
+            if SETTINGS.prediction_log_dir
+            else None
+        )
+        self.scorer = Scorer(
+            self.servable.model, self.features, self.servable.version, self.prediction_log
+        )
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=100)
     def score(self, transactions: Transactions) -> list[Score]:
@@ -64,6 +72,11 @@ class FraudDetector:
             features=self.servable.model.feature_columns,
             metrics={k: float(v) for k, v in card.get("metrics", {}).items()},
         )
+
+    @bentoml.on_shutdown
+    def close_prediction_log(self) -> None:
+        if self.prediction_log is not None:
+            self.prediction_log.close()
 
     def __is_ready__(self) -> bool:
         return self.features.reachable()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -65,9 +66,19 @@ def production_tag(settings: Settings) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prediction_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prediction-log")
+
+
+@pytest.fixture(scope="module")
+def server(
+    trained_workspace: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    prediction_log_dir: Path,
+) -> Iterator[str]:
     settings = trained_workspace
     with local_server.serve(
+        extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(prediction_log_dir)},
         project_root=settings.paths.root,
         bentoml_home=settings.paths.bentoml_home,
         model_tag=production_tag(settings),
@@ -93,6 +104,29 @@ def test_scores_a_known_customer_with_stored_features(
     ).production()
     assert production is not None
     assert result["model_version"] == production.version
+
+
+def test_every_scored_transaction_is_logged_with_the_features_used(
+    server: str, prediction_log_dir: Path
+) -> None:
+    rows = [{**GOOD, "transaction_id": f"logged-{i}"} for i in range(3)]
+    _, body = score(server, *rows)
+    deadline = time.monotonic() + 10
+    logged: dict[str, Any] = {}
+    while len(logged) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for file in prediction_log_dir.rglob("*.jsonl"):
+            for line in file.read_text().splitlines():
+                record = json.loads(line)
+                if str(record["transaction_id"]).startswith("logged-"):
+                    logged[record["transaction_id"]] = record
+    assert sorted(logged) == ["logged-0", "logged-1", "logged-2"]
+    record = logged["logged-0"]
+    assert record["fraud_probability"] == body[0]["fraud_probability"]
+    assert record["model_version"] == body[0]["model_version"]
+    assert record["features"]["amount"] == 42.5
+    assert record["features"]["hour_of_day"] == 14
+    assert "txn_count_24h" in record["features"] and record["request_id"]
 
 
 def test_unknown_customer_is_served_with_missing_features_flagged(server: str) -> None:

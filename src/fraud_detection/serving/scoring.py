@@ -6,9 +6,10 @@ servers in the serving benchmark and the tests all run the same code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,16 +23,54 @@ class FeatureSource(Protocol):
     def lookup(self, customer_ids: Sequence[int]) -> Lookup: ...
 
 
+class PredictionSink(Protocol):
+    def record(self, records: Iterable[dict[str, Any]]) -> None: ...
+
+
 class Scorer:
-    def __init__(self, model: FraudModel, features: FeatureSource, model_version: str) -> None:
+    def __init__(
+        self, model: FraudModel, features: FeatureSource, model_version: str,
+        prediction_log: PredictionSink | None = None,
+    ) -> None:  # fmt: skip
         self.model = model
         self.features = features
         self.model_version = model_version
+        self.prediction_log = prediction_log
 
     def score(self, transactions: Sequence[Transaction]) -> list[Score]:
         lookup = self.features.lookup([t.customer_id for t in transactions])
         frame = self.frame(transactions, lookup)
-        probabilities = self.model.score(frame)
+        inputs = self.model.inputs(frame)
+        probabilities = self.model.score_inputs(inputs)
+        scores = self._scores(transactions, probabilities, lookup)
+        if self.prediction_log is not None:
+            self.prediction_log.record(self._records(scores, frame, inputs))
+        return scores
+
+    def _records(
+        self, scores: list[Score], frame: pd.DataFrame, inputs: pd.DataFrame
+    ) -> list[dict[str, Any]]:
+        scored_at = datetime.now(UTC).isoformat()
+        features = inputs.astype(object).where(inputs.notna(), None).to_dict(orient="records")
+        return [
+            {
+                "request_id": uuid.uuid4().hex,
+                "transaction_id": score.transaction_id,
+                "customer_id": score.customer_id,
+                "event_timestamp": pd.Timestamp(when).isoformat(),
+                "scored_at": scored_at,
+                "model_version": score.model_version,
+                "fraud_probability": score.fraud_probability,
+                "is_fraud": score.is_fraud,
+                "degraded": score.degraded,
+                "features": row,
+            }
+            for score, when, row in zip(scores, frame["event_timestamp"], features, strict=True)
+        ]
+
+    def _scores(
+        self, transactions: Sequence[Transaction], probabilities: np.ndarray, lookup: Lookup
+    ) -> list[Score]:
         return [
             Score(
                 transaction_id=t.transaction_id,

@@ -24,4 +24,7 @@ class ServingSettings(BaseSettings):
         default=None, description="Feast config file (default: <feature_repo>/feature_store.yaml)."
     )
     feature_service: str = "fraud_detection_v1"
+    prediction_log_dir: Path | None = Field(
+        default=None, description="Append every scored transaction here (JSON lines)."
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Larger requests get 413.")

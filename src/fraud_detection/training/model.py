@@ -37,7 +37,14 @@ class FraudModel:
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Fraud probability for each row of transactions joined with their features."""
-        scores: np.ndarray = self.pipeline.predict_proba(model_frame(frame, self.looked_up))[:, 1]
+        return self.score_inputs(self.inputs(frame))
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns for `frame` (what the prediction log records)."""
+        return model_frame(frame, self.looked_up)
+
+    def score_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
+        scores: np.ndarray = self.pipeline.predict_proba(inputs)[:, 1]
         return scores
 
     def save(self, path: Path) -> Path:
