@@ -1,0 +1,1 @@
+"""Closing the loop: a failing monitoring verdict starts retraining, once per window."""

@@ -1,0 +1,45 @@
+"""Ways to start a retraining run: the local pipeline, or a run on the cluster's KFP API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fraud_detection.retraining.trigger import Window
+
+
+def kfp_launcher(
+    host: str, pipeline_package: Path, arguments: dict[str, Any],
+    client_factory: Callable[[str], Any] | None = None,
+) -> Callable[[Window, str], str]:  # fmt: skip
+    """Submit the compiled pipeline to KFP with the window as run parameters.
+
+    The run canaries its model on the InferenceService (`rollout=kserve`, `promote=False`).
+    """
+
+    def launch(window: Window, reason: str) -> str:
+        if client_factory is None:
+            import kfp
+
+            client = kfp.Client(host=host)
+        else:
+            client = client_factory(host)
+        run = client.create_run_from_pipeline_package(
+            str(pipeline_package),
+            arguments={**arguments, "rollout": "kserve", "promote": False},
+            run_name=f"retrain {window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M}",
+            experiment_name="retraining",
+        )
+        return str(run.run_id)
+
+    return launch
+
+
+def local_launcher(retrain: Callable[[], str]) -> Callable[[Window, str], str]:
+    """Run `retrain` (the embedded pipeline and canary) in this process; it returns a run id."""
+
+    def launch(window: Window, reason: str) -> str:
+        return retrain()
+
+    return launch
