@@ -43,9 +43,14 @@ class OnlineFeatures:
         self.names = feature_store.service_features(self.store, service_name)
         self._probe_interval_s = probe_interval_s
         self._last_probe = (-float("inf"), False)
+        # After a failure, requests skip the store until this time instead of each waiting for
+        # connection timeouts; `reachable()` (the readiness probe) keeps checking meanwhile.
+        self._skip_until = -float("inf")
 
-    def lookup(self, customer_ids: Sequence[int]) -> Lookup:
+    def lookup(self, customer_ids: Sequence[int], probing: bool = False) -> Lookup:
         rows = [{"customer_id": int(c)} for c in customer_ids]
+        if not probing and time.monotonic() < self._skip_until:
+            return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
         try:
             found: dict[str, list[Any]] = self.store.get_online_features(
                 features=self.service, entity_rows=rows
@@ -53,6 +58,7 @@ class OnlineFeatures:
         except Exception:  # any store failure degrades the answer instead of failing it
             log.exception("online feature lookup failed; scoring without stored features")
             self._last_probe = (time.monotonic(), False)
+            self._skip_until = time.monotonic() + self._probe_interval_s
             return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
         values = [{name: _number(found[name][i]) for name in self.names} for i in range(len(rows))]
         return Lookup(values, degraded=False)
@@ -62,8 +68,10 @@ class OnlineFeatures:
         checked_at, ok = self._last_probe
         if time.monotonic() - checked_at < self._probe_interval_s:
             return ok
-        ok = not self.lookup([0]).degraded
+        ok = not self.lookup([0], probing=True).degraded
         self._last_probe = (time.monotonic(), ok)
+        if ok:
+            self._skip_until = -float("inf")
         return ok
 
 
