@@ -72,7 +72,7 @@ bench: $(INSTALLED) ## Time the embedded loop at two dataset sizes
 	$(BIN)/python bench/embedded_loop.py
 
 bench-serving: $(INSTALLED) ## Compare in-process, BentoML, FastAPI and KServe ModelServer scoring
-	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/serving_stacks.py
 
 lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh

@@ -47,9 +47,9 @@ class Difference:
 
 @cache
 def _api_client() -> Any:
-    import kserve.models  # type: ignore[import-untyped]
+    import kserve.models
     import kubernetes.client.models
-    from kserve.api_client import ApiClient  # type: ignore[import-untyped]
+    from kserve.api_client import ApiClient
 
     # The SDK resolves type names with getattr(kserve.models, name); lend it the Kubernetes
     # models it refers to (V1Container, V1EnvVar, V1Probe, V1SecurityContext, ...).
