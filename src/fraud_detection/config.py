@@ -87,6 +87,20 @@ class RolloutSettings(_Section):
     ready_timeout_s: float = Field(default=90.0, gt=0)
 
 
+class MonitorSettings(_Section):
+    """What the monitoring job compares, and when its verdict calls for retraining."""
+
+    window_hours: float = Field(default=24, gt=0, description="Prediction-log window to check.")
+    min_rows: int = Field(default=200, ge=1, description="Fewer rows: insufficient data.")
+    max_drifted_share: float = Field(
+        default=0.3, gt=0, le=1, description="Drift verdict above this share of drifted columns."
+    )
+    max_pr_auc_drop: float = Field(
+        default=0.1, ge=0, le=1, description="Quality verdict when PR-AUC falls more than this."
+    )
+    retrain_min_interval_hours: float = Field(default=6, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; paths derive from `workspace`."""
 
@@ -101,6 +115,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = TrainingSettings()
     gate: GateSettings = GateSettings()
     rollout: RolloutSettings = RolloutSettings()
+    monitor: MonitorSettings = MonitorSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -151,6 +166,18 @@ class Paths:
     @property
     def bentoml_home(self) -> Path:
         return self.root / "artifacts" / "bentoml"
+
+    @property
+    def prediction_log(self) -> Path:
+        return self.root / "artifacts" / "prediction-log"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "artifacts" / "labels"
+
+    @property
+    def monitoring(self) -> Path:
+        return self.root / "artifacts" / "monitoring"
 
     @property
     def rollouts(self) -> Path:

@@ -1,0 +1,1 @@
+"""Monitoring: drift and quality of live traffic against the model's training snapshot."""
