@@ -11,13 +11,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
+
+if TYPE_CHECKING:
+    from fraud_detection.monitoring.job import MonitorResult
 
 console = Console(highlight=False)
 
@@ -75,6 +78,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     canary.set_defaults(handler=_canary)
 
+    monitor = commands.add_parser(
+        "monitor", help="check the prediction log for drift and quality loss (exit 10/11/12)"
+    )
+    monitor.add_argument(
+        "--window-hours", type=float, help="default: settings monitor.window_hours"
+    )
+    monitor.add_argument(
+        "--retrain",
+        metavar="DRIFT",
+        nargs="?",
+        const="",
+        help="on a failing verdict, retrain (embedded) and canary the result",
+    )
+    monitor.set_defaults(handler=_monitor)
+
     demo = commands.add_parser("demo", help="data → features → pipeline → summary")
     demo.add_argument("--force", action="store_true", help="redo every stage")
     demo.set_defaults(handler=_demo)
@@ -131,15 +149,15 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines import run_local
 
     stages: list[tuple[str, Callable[[], Any]]] = [
-        ("1/5 data", lambda: prepare_data(settings, force=args.force)),
-        ("2/5 features", lambda: prepare_features(settings, progress=_progress)),
+        ("1/6 data", lambda: prepare_data(settings, force=args.force)),
+        ("2/6 features", lambda: prepare_features(settings, progress=_progress)),
     ]
     for title, stage in stages:
         console.rule(f"[bold]{title}")
         started = time.perf_counter()
         result = stage()
         _report(title, result.skipped, result.details, time.perf_counter() - started)
-    title = "3/5 training pipeline (kfp.local): train, gate, register, package"
+    title = "3/6 training pipeline (kfp.local): train, gate, register, package"
     console.rule(f"[bold]{title}")
     started = time.perf_counter()
     run = run_local.run(settings, force=args.force, report=_progress)
@@ -147,7 +165,48 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     print_summary(console, settings, run)
     _demo_serving(settings)
     _demo_canary(settings, force=args.force)
+    _demo_monitoring(settings)
     return 0
+
+
+# How the world changes in the demo: larger amounts, farther from home, more at night.
+DEMO_DRIFT = "amount_scale=2.5,distance_scale=3,night_share=0.3"
+
+
+def _demo_monitoring(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from fraud_detection.data.generate import DriftSpec
+    from fraud_detection.monitoring import traffic
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.serving import local_server
+    from fraud_detection.serving.model_store import save_to_bentoml
+
+    console.rule("[bold]6/6 monitoring: normal traffic, drifted traffic, retraining")
+    paths = settings.paths
+    production = ModelRegistry(paths.registry, settings.model_name).production()
+    if production is None:
+        console.print("no production model: nothing to monitor")
+        return
+    run_dir = paths.root / "artifacts" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    results = {}
+    for phase, drift_text in (("normal", ""), ("drifted", DEMO_DRIFT)):
+        log_dir, labels_dir = run_dir / phase / "prediction-log", run_dir / phase / "labels"
+        with local_server.serve(
+            project_root=paths.root, bentoml_home=paths.bentoml_home,
+            model_tag=save_to_bentoml(production, paths.bentoml_home),
+            feature_repo=paths.feature_repo, log_file=run_dir / phase / "server.log",
+            extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(log_dir)},
+        ) as server:  # fmt: skip
+            frame = traffic.fresh_transactions(settings, DriftSpec.parse(drift_text), 1_000, 101)
+            answered = traffic.send(server.url, frame)
+        traffic.write_labels(labels_dir, frame, phase)
+        _progress(f"{phase} traffic: {answered}/{len(frame)} transactions scored and logged")
+        # Labels arrive days later in practice: this check judges the inputs alone.
+        results[phase] = _run_monitor(settings, log_dir=log_dir, labels_dir=run_dir / "none")
+    drifted = results["drifted"]
+    if drifted.verdict.retrain:
+        _retrain(settings, drifted, DEMO_DRIFT)
 
 
 def _demo_serving(settings: Settings) -> None:
@@ -157,7 +216,7 @@ def _demo_serving(settings: Settings) -> None:
     from fraud_detection.serving import load, local_server
     from fraud_detection.serving.model_store import save_to_bentoml
 
-    console.rule("[bold]4/5 serving: the production model behind BentoML on localhost")
+    console.rule("[bold]4/6 serving: the production model behind BentoML on localhost")
     paths = settings.paths
     production = ModelRegistry(paths.registry, settings.model_name).production()
     if production is None:
@@ -195,7 +254,7 @@ def _demo_canary(settings: Settings, force: bool) -> None:
     from fraud_detection.rollout.embedded import previous_rollout, run_canary
     from pipelines import run_local
 
-    console.rule("[bold]5/5 canary: a challenger model against production")
+    console.rule("[bold]5/6 canary: a challenger model against production")
     registry = ModelRegistry(settings.paths.registry, settings.model_name)
     if registry.production() is None:
         console.print("no production model: nothing to canary against")
@@ -301,6 +360,71 @@ def _cluster_canary(settings: Settings, args: argparse.Namespace, version: str) 
         console.print(f"  {'ok ' if check.ok else 'NO '} {check.name}: {check.detail}")
     console.print("promoted" if verdict.promote else "rolled back")
     return 0 if verdict.promote else 3
+
+
+def _monitor(settings: Settings, args: argparse.Namespace) -> int:
+    if args.window_hours:
+        settings = settings.model_copy(
+            update={
+                "monitor": settings.monitor.model_copy(update={"window_hours": args.window_hours})
+            }
+        )
+    result = _run_monitor(settings)
+    if result.verdict.retrain and args.retrain is not None:
+        _retrain(settings, result, args.retrain)
+    return result.verdict.exit_code
+
+
+def _run_monitor(
+    settings: Settings, log_dir: Path | None = None, labels_dir: Path | None = None
+) -> MonitorResult:
+    from fraud_detection.monitoring.job import run_monitor
+
+    result = run_monitor(settings, log_dir=log_dir, labels_dir=labels_dir)
+    verdict = result.verdict
+    colour = {"ok": "green", "insufficient_data": "yellow"}.get(verdict.status, "red")
+    console.print(
+        f"monitor: [bold {colour}]{verdict.status}[/] — {verdict.rows} scored rows of model "
+        f"{result.model_version}, {verdict.skipped_records} corrupt records skipped"
+    )
+    for reason in verdict.reasons:
+        _progress(reason)
+    for name in ("drift", "quality"):
+        summary = getattr(result, name)
+        if summary and summary.get("html"):
+            _progress(f"{name} report: {summary['html']}")
+    _progress(f"verdict: {result.out_dir / 'verdict.json'}")
+    return result
+
+
+def _retrain(settings: Settings, result: MonitorResult, drift_text: str) -> None:
+    from datetime import timedelta
+
+    from fraud_detection.data.generate import DriftSpec
+    from fraud_detection.retraining.embedded import retrain
+    from fraud_detection.retraining.launchers import local_launcher
+    from fraud_detection.retraining.trigger import RetrainingTrigger, Window
+
+    trigger = RetrainingTrigger(
+        settings.paths.root / "artifacts" / "retraining",
+        min_interval=timedelta(hours=settings.monitor.retrain_min_interval_hours),
+    )
+    window = Window(*result.window)
+    outcome: dict[str, Any] = {}
+
+    def run() -> str:
+        outcome.update(retrain(settings, DriftSpec.parse(drift_text), report=_progress))
+        return str(outcome.get("record") or outcome.get("decision"))
+
+    fired = trigger.fire(window, "; ".join(result.verdict.reasons), local_launcher(run))
+    if fired.status != "started":
+        console.print(f"retraining not started: {fired.status} ({fired.detail})")
+        return
+    trigger.finished(window, succeeded=True)
+    if "verdict" in outcome:
+        _print_verdict(outcome)
+    elif not outcome.get("gate"):
+        console.print("[bold red]retrained model refused by the gate[/]: production unchanged")
 
 
 def _progress(message: str) -> None:

@@ -30,8 +30,9 @@ class MonitorResult:
 
 
 def run_monitor(
-    settings: Settings, end: datetime | None = None, log_dir: Path | None = None
-) -> MonitorResult:
+    settings: Settings, end: datetime | None = None, log_dir: Path | None = None,
+    labels_dir: Path | None = None,
+) -> MonitorResult:  # fmt: skip
     """Check the last `monitor.window_hours` of the prediction log against production's
     reference; write reports, verdict.json and metrics.prom under artifacts/monitoring/."""
     paths, limits = settings.paths, settings.monitor
@@ -53,7 +54,7 @@ def run_monitor(
     if len(window.frame) >= limits.min_rows:
         current = window.frame
         drift = drift_report(reference, current, columns, limits.max_drifted_share, out_dir)
-        labels = read_labels(paths.labels)
+        labels = read_labels(labels_dir or paths.labels)
         labelled = current.merge(labels, on="transaction_id", how="left")
         quality = quality_report(labelled, reference, model.threshold, out_dir)
     verdict = decide(len(window.frame), window.skipped, drift, quality, limits)

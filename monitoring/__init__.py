@@ -1,0 +1,1 @@
+"""The monitoring job's entry point (`python -m monitoring`), as run by the CronJob."""

@@ -1,0 +1,79 @@
+"""Monitoring on real served traffic: the scoring server logs it, the job judges it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fraud_detection.config import Settings
+from fraud_detection.data.generate import DriftSpec
+from fraud_detection.monitoring import traffic
+from fraud_detection.monitoring.job import run_monitor
+from fraud_detection.registry import ModelRegistry
+from fraud_detection.serving import local_server
+from fraud_detection.serving.model_store import save_to_bentoml
+
+pytestmark = pytest.mark.integration
+
+
+def serve_and_log(settings: Settings, out: Path, drift: DriftSpec) -> Path:
+    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
+    assert production is not None
+    log_dir = out / "log"
+    with local_server.serve(
+        project_root=settings.paths.root, bentoml_home=settings.paths.bentoml_home,
+        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
+        feature_repo=settings.paths.feature_repo, log_file=out / "server.log",
+        extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(log_dir)},
+    ) as server:  # fmt: skip
+        frame = traffic.fresh_transactions(settings, drift, 600, seed=101)
+        assert traffic.send(server.url, frame) == len(frame)
+    traffic.write_labels(out / "labels", frame, "labels")
+    return log_dir
+
+
+@pytest.fixture(scope="module")
+def logs(trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("monitoring")
+    drift = DriftSpec(amount_scale=2.5, distance_scale=3, night_share=0.3)
+    return {
+        "normal": serve_and_log(trained_workspace, out / "normal", DriftSpec()),
+        "drifted": serve_and_log(trained_workspace, out / "drifted", drift),
+    }
+
+
+def test_undrifted_traffic_does_not_drift_and_is_judged_on_its_labels(
+    trained_workspace: Settings, logs: dict[str, Path]
+) -> None:
+    result = run_monitor(trained_workspace, log_dir=logs["normal"])
+    assert result.verdict.status == "ok", result.verdict.reasons
+    assert result.verdict.rows >= 500 and result.verdict.skipped_records == 0
+    assert result.drift is not None and result.drift["drifted_share"] <= 0.3
+    verdict = json.loads((result.out_dir / "verdict.json").read_text())
+    assert verdict["exit_code"] == 0
+    assert 'fraud_monitor_status{status="ok"} 1' in (result.out_dir / "metrics.prom").read_text()
+
+    labelled = run_monitor(
+        trained_workspace, log_dir=logs["normal"], labels_dir=logs["normal"].parent / "labels"
+    )
+    assert labelled.quality is not None and labelled.quality["status"] == "evaluated"
+    assert labelled.quality["rows_labelled"] == result.verdict.rows
+    assert (labelled.out_dir / "quality.html").exists()
+
+
+def test_drifted_traffic_is_flagged_for_retraining(
+    trained_workspace: Settings, logs: dict[str, Path]
+) -> None:
+    result = run_monitor(trained_workspace, log_dir=logs["drifted"])
+    assert result.verdict.status == "drift" and result.verdict.exit_code == 10
+    assert result.drift is not None
+    assert "amount" in result.drift["drifted_columns"]
+    assert "<html" in Path(result.drift["html"]).read_text()[:2000].lower()
+    assert result.quality is not None and result.quality["status"] == "skipped: no labels"
+
+
+def test_an_empty_window_is_insufficient_data(trained_workspace: Settings, tmp_path: Path) -> None:
+    result = run_monitor(trained_workspace, log_dir=tmp_path / "empty")
+    assert result.verdict.status == "insufficient_data" and result.verdict.exit_code == 12
