@@ -98,21 +98,24 @@ install_helm_and_kubectl() {
   trap - EXIT
 }
 
-# Optional: shellcheck from the Debian archive, only when it is missing and we may install it.
-ensure_shellcheck() {
-  if command -v shellcheck >/dev/null 2>&1; then
-    log "shellcheck present: $(command -v shellcheck)"
+# A tool from the Debian archive (shellcheck; chromium for the report-rendering test), installed
+# only when it is missing and we may install it (root with apt-get, as in CI).
+ensure_debian_tool() {
+  local command_name="$1" package="$2"
+  if command -v "$command_name" >/dev/null 2>&1; then
+    log "${command_name} present: $(command -v "$command_name")"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "shellcheck missing; install it with your package manager (skipped: needs root and apt-get)"
+    log "${command_name} missing; install ${package} with your package manager (needs root)"
     return 0
   fi
-  log "installing shellcheck with apt-get"
+  log "installing ${package} with apt-get"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
 }
 
 install_helm_and_kubectl
-ensure_shellcheck
+ensure_debian_tool shellcheck shellcheck
+ensure_debian_tool chromium chromium
 echo "$BIN_DIR"
