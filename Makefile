@@ -11,7 +11,7 @@ CLI := $(BIN)/fraud-detection
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
-        tools test test-slow lint format bench bench-serving lock clean
+        tools test test-slow lint format bench bench-serving bench-monitoring monitor lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,12 @@ bench: $(INSTALLED) ## Time the embedded loop at two dataset sizes
 
 bench-serving: $(INSTALLED) ## Compare in-process, BentoML, FastAPI and KServe ModelServer scoring
 	$(BIN)/python bench/serving_stacks.py
+
+bench-monitoring: $(INSTALLED) ## Time the drift job at 100k and 1M logged rows
+	$(BIN)/python bench/monitoring_job.py
+
+monitor: $(INSTALLED) ## Check the prediction log for drift and quality loss (RETRAIN=1 to act)
+	$(CLI) monitor $(if $(RETRAIN),--retrain,)
 
 lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh

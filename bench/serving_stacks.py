@@ -1,7 +1,8 @@
 """Serving benchmark: the same model, features and requests behind four ways of serving them.
 
 1. in-process: `Scorer.score` called directly (the limit: feature lookup + model, no HTTP);
-2. BentoML: the project's service (adaptive batching), a real server on a free port;
+2. BentoML: the project's service (adaptive batching), a real server on a free port, once
+   without and once with the prediction log (its cost on the serving path);
 3. FastAPI + uvicorn: the same scorer behind a plain app, one worker (bench/baselines);
 4. KServe ModelServer: the same scorer as a `kserve.Model`, v1 protocol (bench/baselines).
 
@@ -200,13 +201,17 @@ def measure_all(workspace: Path, out: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     console.print("in-process …")
     results["in-process"] = in_process(workspace, rows)
-    console.print("BentoML …")
-    with local_server.serve(
-        project_root=workspace, bentoml_home=settings.paths.bentoml_home,
-        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
-        feature_repo=settings.paths.feature_repo, log_file=out / "bentoml.log",
-    ) as server:  # fmt: skip
-        results["BentoML"] = over_http(server.url, bentoml_send, rows)
+    tag = save_to_bentoml(production, settings.paths.bentoml_home)
+    for name, env in (
+        ("BentoML", {}),
+        ("BentoML + prediction log", {"FRAUD_SERVING_PREDICTION_LOG_DIR": str(out / "log")}),
+    ):
+        console.print(f"{name} …")
+        with local_server.serve(
+            project_root=workspace, bentoml_home=settings.paths.bentoml_home, model_tag=tag,
+            feature_repo=settings.paths.feature_repo, log_file=out / "bentoml.log", extra_env=env,
+        ) as server:  # fmt: skip
+            results[name] = over_http(server.url, bentoml_send, rows)
     console.print("FastAPI + uvicorn …")
     with baseline("fastapi_app.py", workspace, "/readyz", out / "fastapi.log") as url:
         results["FastAPI"] = over_http(url, bentoml_send, rows)
@@ -244,6 +249,12 @@ def report(results: dict[str, Any]) -> None:
         ]  # fmt: skip
         throughput.add_row(name, *cells)
     console.print(throughput)
+    logged, plain = results["BentoML + prediction log"], results["BentoML"]
+    console.print(
+        "prediction log cost: single-row p99 "
+        f"{logged['single']['p99_ms'] / plain['single']['p99_ms']:.2f}×, throughput at 32 "
+        f"clients {logged['rows_per_s']['c32'] / plain['rows_per_s']['c32']:.2f}× (logged / not)"
+    )
     bento = results["BentoML"]["rows_per_s"]
     for other in ("FastAPI", "KServe ModelServer"):
         theirs = results[other]["rows_per_s"]

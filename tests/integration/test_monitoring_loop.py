@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from fraud_detection.data.generate import DriftSpec
 from fraud_detection.monitoring import traffic
 from fraud_detection.monitoring.job import run_monitor
 from fraud_detection.registry import ModelRegistry
+from fraud_detection.retraining.embedded import retrain
+from fraud_detection.retraining.launchers import local_launcher
+from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 from fraud_detection.serving import local_server
 from fraud_detection.serving.model_store import save_to_bentoml
 
@@ -34,13 +38,15 @@ def serve_and_log(settings: Settings, out: Path, drift: DriftSpec) -> Path:
     return log_dir
 
 
+DRIFT = DriftSpec(amount_scale=2.5, distance_scale=3, night_share=0.3)
+
+
 @pytest.fixture(scope="module")
 def logs(trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("monitoring")
-    drift = DriftSpec(amount_scale=2.5, distance_scale=3, night_share=0.3)
     return {
         "normal": serve_and_log(trained_workspace, out / "normal", DriftSpec()),
-        "drifted": serve_and_log(trained_workspace, out / "drifted", drift),
+        "drifted": serve_and_log(trained_workspace, out / "drifted", DRIFT),
     }
 
 
@@ -77,3 +83,38 @@ def test_drifted_traffic_is_flagged_for_retraining(
 def test_an_empty_window_is_insufficient_data(trained_workspace: Settings, tmp_path: Path) -> None:
     result = run_monitor(trained_workspace, log_dir=tmp_path / "empty")
     assert result.verdict.status == "insufficient_data" and result.verdict.exit_code == 12
+
+
+def test_drift_closes_the_loop_with_a_retrained_candidate_once_per_window(
+    trained_workspace: Settings, logs: dict[str, Path], tmp_path: Path
+) -> None:
+    root = tmp_path / "workspace"
+    shutil.copytree(trained_workspace.paths.root, root)
+    settings = trained_workspace.model_copy(update={"workspace": root})
+    registry = ModelRegistry(settings.paths.registry, settings.model_name)
+    before = registry.production()
+    assert before is not None
+    result = run_monitor(settings, log_dir=logs["drifted"])
+    assert result.verdict.retrain
+    trigger = RetrainingTrigger(tmp_path / "trigger")
+    window = Window(*result.window)
+    outcome: dict[str, object] = {}
+
+    def launch() -> str:
+        outcome.update(retrain(settings, DRIFT, report=lambda _: None))
+        return str(outcome.get("record"))
+
+    fired = trigger.fire(window, "; ".join(result.verdict.reasons), local_launcher(launch))
+    trigger.finished(window, succeeded=True)
+
+    assert fired.status == "started"
+    assert outcome["gate"] is True
+    candidate = outcome["candidate_version"]
+    assert candidate != before.version
+    assert {m.version for m in registry.versions()} >= {before.version, candidate}
+    assert Path(str(outcome["record"])).exists()  # the canary's evidence
+    production = registry.production()
+    assert production is not None
+    assert production.version == (candidate if outcome["promoted"] else before.version)
+    again = trigger.fire(window, "drift", local_launcher(launch))
+    assert again.status == "already_done"
