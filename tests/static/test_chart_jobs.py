@@ -1,0 +1,102 @@
+"""The chart's scheduled jobs and rollout RBAC: rendered, checked against the Kubernetes
+models, least privilege, and the restricted pod security profile."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kserve_schema import roundtrip_differences
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART = REPO_ROOT / "charts" / "fraud-detection"
+HELM = REPO_ROOT / ".tools" / "bin" / "helm"
+MODEL_URI = "--set=model.storageUri=pvc://fraud-models/fraud-detector/versions/0123456789ab"
+
+
+def render(*args: str) -> list[dict[str, Any]]:
+    if not HELM.exists():
+        subprocess.run([str(REPO_ROOT / "scripts" / "tools.sh")], check=True, capture_output=True)
+    out = subprocess.run(
+        [str(HELM), "template", "fraud", str(CHART), "--namespace", "fraud", MODEL_URI, *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[dict[str, Any]]:
+    return render()
+
+
+def test_every_core_object_round_trips_through_the_kubernetes_models(
+    docs: list[dict[str, Any]],
+) -> None:
+    for doc in docs:
+        if doc["kind"] == "InferenceService":
+            continue
+        differences = roundtrip_differences(doc, model=f"V1{doc['kind']}")
+        assert not differences, "\n".join(map(str, differences))
+
+
+def test_monitor_and_materialize_run_on_their_schedules(docs: list[dict[str, Any]]) -> None:
+    jobs = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+            for d in by_kind(docs, "CronJob")}  # fmt: skip
+    assert set(jobs) == {"monitor", "materialize"}
+    assert jobs["monitor"]["spec"]["schedule"] == "17 * * * *"
+    assert jobs["monitor"]["spec"]["concurrencyPolicy"] == "Forbid"
+    monitor = jobs["monitor"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = monitor["containers"][0]
+    assert container["command"] == ["python", "-m", "monitoring"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FRAUD_MONITOR__MAX_DRIFTED_SHARE"] == "0.3"
+    assert env["FRAUD_WORKSPACE"] == "/workspace"
+    materialize = jobs["materialize"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "materialize-incremental" in materialize["containers"][0]["command"][-1]
+
+
+def test_job_settings_come_from_values() -> None:
+    docs = render("--set=jobs.monitor.schedule=0 3 * * *", "--set=jobs.materialize.enabled=false")
+    (job,) = by_kind(docs, "CronJob")
+    assert job["spec"]["schedule"] == "0 3 * * *"
+
+
+def test_job_pods_meet_the_restricted_profile(docs: list[dict[str, Any]]) -> None:
+    for job in by_kind(docs, "CronJob"):
+        pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert security["seccompProfile"]["type"] == "RuntimeDefault"
+            assert container["resources"]["limits"]["memory"]
+
+
+def test_rollout_may_get_and_patch_inference_services_and_nothing_else(
+    docs: list[dict[str, Any]],
+) -> None:
+    (role,) = by_kind(docs, "Role")
+    allowed = {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
+               "verbs": ["get", "patch"]}  # fmt: skip
+    assert role["rules"] == [allowed]
+    (binding,) = by_kind(docs, "RoleBinding")
+    (account,) = by_kind(docs, "ServiceAccount")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": "fraud"}]  # fmt: skip
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+
+
+def test_a_misspelt_job_setting_is_refused() -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        render("--set=jobs.monitor.windowHour=3")
+    assert "windowHour" in failure.value.stderr
