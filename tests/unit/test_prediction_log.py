@@ -52,3 +52,16 @@ def test_an_unwritable_directory_counts_the_loss_and_keeps_running(tmp_path: Pat
     log.record([{"i": 1}])
     log.close()
     assert log.dropped == 1 and log.written == 0
+
+
+def test_records_built_later_are_written_and_a_failing_build_is_counted(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, "v1", flush_interval_s=0.05)
+    log.record_later(lambda: [{"i": 1}, {"i": 2}], count=2)
+
+    def broken() -> list[dict[str, object]]:
+        raise ValueError("cannot build")
+
+    log.record_later(broken, count=3)
+    log.close()
+    assert read_all(tmp_path) == [{"i": 1}, {"i": 2}]
+    assert log.written == 2 and log.dropped == 3

@@ -16,7 +16,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,14 @@ class PredictionLog:
             except queue.Full:
                 self.dropped += 1
 
+    def record_later(self, build: Callable[[], list[dict[str, Any]]], count: int) -> None:
+        """Queue a function that builds `count` records; the writer thread calls it, so the
+        cost of turning frames into JSON-ready records stays off the request path."""
+        try:
+            self._queue.put_nowait((build, count))
+        except queue.Full:
+            self.dropped += count
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
         self._queue.put(_STOP)
@@ -63,7 +71,10 @@ class PredictionLog:
                     if item is _STOP:
                         stopping = True
                         break
-                    batch.append(item)
+                    if isinstance(item, tuple):
+                        batch.extend(self._built(*item))
+                    else:
+                        batch.append(item)
                     item = self._queue.get_nowait()
             except queue.Empty:
                 pass
@@ -73,6 +84,14 @@ class PredictionLog:
                 except OSError:
                     log.exception("cannot write %d prediction log records", len(batch))
                     self.dropped += len(batch)
+
+    def _built(self, build: Callable[[], list[dict[str, Any]]], count: int) -> list[dict[str, Any]]:
+        try:
+            return build()
+        except Exception:  # records that cannot be built are lost, not the writer
+            log.exception("cannot build %d prediction log records", count)
+            self.dropped += count
+            return []
 
     def _append(self, batch: list[dict[str, Any]]) -> None:
         day = datetime.now(UTC).strftime("%Y-%m-%d")

@@ -7,7 +7,7 @@ servers in the serving benchmark and the tests all run the same code.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ class FeatureSource(Protocol):
 
 
 class PredictionSink(Protocol):
-    def record(self, records: Iterable[dict[str, Any]]) -> None: ...
+    def record_later(self, build: Callable[[], list[dict[str, Any]]], count: int) -> None: ...
 
 
 class Scorer:
@@ -44,13 +44,15 @@ class Scorer:
         probabilities = self.model.score_inputs(inputs)
         scores = self._scores(transactions, probabilities, lookup)
         if self.prediction_log is not None:
-            self.prediction_log.record(self._records(scores, frame, inputs))
+            scored_at = datetime.now(UTC).isoformat()
+            self.prediction_log.record_later(
+                lambda: self._records(scores, frame, inputs, scored_at), len(scores)
+            )
         return scores
 
     def _records(
-        self, scores: list[Score], frame: pd.DataFrame, inputs: pd.DataFrame
+        self, scores: list[Score], frame: pd.DataFrame, inputs: pd.DataFrame, scored_at: str
     ) -> list[dict[str, Any]]:
-        scored_at = datetime.now(UTC).isoformat()
         features = inputs.astype(object).where(inputs.notna(), None).to_dict(orient="records")
         return [
             {
