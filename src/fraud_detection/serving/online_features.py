@@ -8,6 +8,7 @@ platform stops routing new traffic here until the store is back.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ class OnlineFeatures:
         service_name: str,
         config_file: Path | None = None,
         probe_interval_s: float = 5.0,
+        probe_timeout_s: float = 2.0,
     ) -> None:
         from fraud_detection.features import store as feature_store  # Feast is slow to import
 
@@ -46,6 +48,9 @@ class OnlineFeatures:
         # After a failure, requests skip the store until this time instead of each waiting for
         # connection timeouts; `reachable()` (the readiness probe) keeps checking meanwhile.
         self._skip_until = -float("inf")
+        self._probe_timeout_s = probe_timeout_s
+        self._prober = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-probe")
+        self._probe: concurrent.futures.Future[bool] | None = None
 
     def lookup(self, customer_ids: Sequence[int], probing: bool = False) -> Lookup:
         rows = [{"customer_id": int(c)} for c in customer_ids]
@@ -64,14 +69,24 @@ class OnlineFeatures:
         return Lookup(values, degraded=False)
 
     def reachable(self) -> bool:
-        """Whether a lookup works now (checked at most every `probe_interval_s` seconds)."""
+        """Whether a lookup works now (checked at most every `probe_interval_s` seconds).
+
+        A probe that has not answered within `probe_timeout_s` counts as a failure (a store
+        that hangs is as unusable as one that refuses): the readiness endpoint must answer
+        quickly whatever the store does. The probe keeps running in the background.
+        """
         checked_at, ok = self._last_probe
         if time.monotonic() - checked_at < self._probe_interval_s:
             return ok
-        ok = not self.lookup([0], probing=True).degraded
-        self._last_probe = (time.monotonic(), ok)
-        if ok:
-            self._skip_until = -float("inf")
+        if self._probe is None or self._probe.done():
+            self._probe = self._prober.submit(lambda: not self.lookup([0], probing=True).degraded)
+        try:
+            ok = self._probe.result(timeout=self._probe_timeout_s)
+        except concurrent.futures.TimeoutError:
+            ok = False
+        now = time.monotonic()
+        self._last_probe = (now, ok)
+        self._skip_until = -float("inf") if ok else now + self._probe_interval_s
         return ok
 
 
