@@ -100,3 +100,30 @@ def test_a_misspelt_job_setting_is_refused() -> None:
     with pytest.raises(subprocess.CalledProcessError) as failure:
         render("--set=jobs.monitor.windowHour=3")
     assert "windowHour" in failure.value.stderr
+
+
+def test_predictors_write_the_prediction_log_where_the_monitor_reads_it(
+    docs: list[dict[str, Any]],
+) -> None:
+    (isvc,) = by_kind(docs, "InferenceService")
+    predictor = isvc["spec"]["predictor"]
+    container = predictor["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FRAUD_SERVING_PREDICTION_LOG_DIR"] == "/workspace/artifacts/prediction-log"
+    assert {"name": "workspace", "mountPath": "/workspace"} in container["volumeMounts"]
+    claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName")
+              for v in predictor["volumes"]}  # fmt: skip
+    jobs = by_kind(docs, "CronJob")
+    component = "app.kubernetes.io/component"
+    monitor = next(j for j in jobs if j["metadata"]["labels"][component] == "monitor")
+    monitor_volumes = monitor["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
+    shared = {
+        v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in monitor_volumes
+    }
+    assert claims["workspace"] == shared["workspace"] == "fraud-workspace"
+
+
+def test_the_prediction_log_can_be_turned_off() -> None:
+    (isvc,) = by_kind(render("--set=predictionLog.enabled=false"), "InferenceService")
+    env = {e["name"] for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert "FRAUD_SERVING_PREDICTION_LOG_DIR" not in env

@@ -127,6 +127,11 @@ Argument: dict "root" $ "storageUri" <uri> "imageTag" <tag>.
     # files) moves to the /tmp emptyDir. The Bento itself stays where the image put it.
     - name: BENTOML_HOME
       value: /tmp/bentoml
+    {{- if $v.predictionLog.enabled }}
+    # Every scored transaction, for the monitor CronJob (docs/monitoring.md).
+    - name: FRAUD_SERVING_PREDICTION_LOG_DIR
+      value: /workspace/artifacts/prediction-log
+    {{- end }}
   startupProbe:
     httpGet:
       path: /livez
@@ -165,6 +170,10 @@ Argument: dict "root" $ "storageUri" <uri> "imageTag" <tag>.
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- if $v.predictionLog.enabled }}
+    - name: workspace
+      mountPath: /workspace
+    {{- end }}
 {{- end }}
 
 {{/*
@@ -194,6 +203,12 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $v.tmpSizeLimit }}
+  {{- if $v.predictionLog.enabled }}
+  # Shared with the monitor CronJob: must be ReadWriteMany when pods run on several nodes.
+  - name: workspace
+    persistentVolumeClaim:
+      claimName: {{ $v.jobs.workspaceClaim }}
+  {{- end }}
 {{- with $v.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
