@@ -8,7 +8,7 @@ Nothing is registered unless the gate passes; a failing step stops the run befor
 import sys
 from pathlib import Path
 
-from kfp import compiler, dsl
+from kfp import compiler, dsl, kubernetes
 from kfp.dsl import Artifact
 
 from fraud_detection.config import GateSettings, RolloutSettings, Settings, TrainingSettings
@@ -27,8 +27,16 @@ PIPELINE_NAME = "fraud-detection-training"
 _T, _G, _R, _S = TrainingSettings(), GateSettings(), RolloutSettings(), Settings.model_fields
 # Where the cluster mounts the shared workspace volume (data, feature repo, registry).
 CLUSTER_WORKSPACE = "/workspace"
+# The claim behind it, in the namespace KFP runs pipeline pods in (k8s/platform/base/storage.yaml).
+WORKSPACE_CLAIM = "fraud-workspace"
 # Where the pipeline image keeps the project sources the package step builds a Bento from.
 PIPELINE_IMAGE_SOURCE = "/app"
+
+
+def _on_workspace(task: dsl.PipelineTask) -> None:
+    """Mount the shared workspace volume on the cluster (kfp.local ignores this and runs
+    against local paths)."""
+    kubernetes.mount_pvc(task, pvc_name=WORKSPACE_CLAIM, mount_path=CLUSTER_WORKSPACE)
 
 
 @dsl.pipeline(
@@ -137,6 +145,8 @@ def training_pipeline(
                 target_fpr=target_fpr,
             ).after(packaged)
             canary.set_caching_options(False)
+    for task in (ingest, dataset, train, evaluate, gate, register, packaged, canary):
+        _on_workspace(task)
     return gate.outputs["decision"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,14 +22,14 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_compiled_pipeline_loads_back_into_kfp(compiled: Path) -> None:
     pipeline = components.load_component_from_file(str(compiled))
     assert pipeline.name == PIPELINE_NAME
-    spec = yaml.safe_load(compiled.read_text())
+    spec, _ = _documents(compiled)
     tasks = set(spec["root"]["dag"]["tasks"])
     assert {"ingest-data", "build-training-set", "train-model", "evaluate-model",
             "validation-gate", "condition-1"} <= tasks  # fmt: skip
 
 
 def test_rollout_step_runs_only_for_kserve_after_packaging(compiled: Path) -> None:
-    spec = yaml.safe_load(compiled.read_text())
+    spec, _ = _documents(compiled)
     components = spec["components"]
     gated = components["comp-condition-1"]["dag"]["tasks"]
     assert {"register-model", "package-model", "condition-2"} <= set(gated)
@@ -36,6 +37,21 @@ def test_rollout_step_runs_only_for_kserve_after_packaging(compiled: Path) -> No
     assert gated["condition-2"]["dependentTasks"] == ["package-model", "register-model"]
     condition = gated["condition-2"]["triggerPolicy"]["condition"]
     assert "kserve" in condition
+
+
+def test_every_task_mounts_the_workspace_on_the_cluster(compiled: Path) -> None:
+    spec, platform = _documents(compiled)
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(spec["deploymentSpec"]["executors"])
+    for config in executors.values():
+        (mount,) = config["pvcMount"]
+        assert mount["mountPath"] == "/workspace" and mount["constant"] == "fraud-workspace"
+
+
+def _documents(compiled: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pipeline spec, and the platform spec kfp-kubernetes adds (volume mounts)."""
+    spec, platform = yaml.safe_load_all(compiled.read_text())
+    return spec, platform
 
 
 def test_golden_file_is_up_to_date(compiled: Path) -> None:
