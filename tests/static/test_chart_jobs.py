@@ -91,8 +91,11 @@ def test_rollout_may_get_and_patch_inference_services_and_nothing_else(
     assert role["rules"] == [allowed]
     (binding,) = by_kind(docs, "RoleBinding")
     (account,) = by_kind(docs, "ServiceAccount")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
-                                    "namespace": "fraud"}]  # fmt: skip
+    # The chart's own account, and KFP's pipeline runner (the rollout step runs under it).
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "fraud"},
+        {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"},
+    ]
     assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
 
 
