@@ -11,10 +11,11 @@ CLI := $(BIN)/fraud-detection
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
-        tools test test-slow lint format bench bench-serving bench-monitoring monitor lock clean
+        tools test test-slow lint format bench bench-serving bench-monitoring monitor lock clean \
+        kind-up kind-down images deploy e2e cluster-logs promote
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(INSTALLED): pyproject.toml requirements.lock scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -49,7 +50,7 @@ canary: $(INSTALLED) ## Canary the newest registered candidate against productio
 bentos: $(INSTALLED) ## List the Bentos the pipeline's package step built (for `bentoml containerize`)
 	BENTOML_HOME=artifacts/bentoml $(BIN)/bentoml list
 
-tools: ## Install the pinned static-check tools (helm, kubectl, shellcheck) into .tools/bin
+tools: ## Install the pinned static-check tools (helm, kubectl, actionlint, checkov, shellcheck)
 	scripts/tools.sh
 
 test: $(INSTALLED) lint ## Lint, type-check and run the test suite (slow tests excluded)
@@ -79,6 +80,27 @@ bench-monitoring: $(INSTALLED) ## Time the drift job at 100k and 1M logged rows
 
 monitor: $(INSTALLED) ## Check the prediction log for drift and quality loss (RETRAIN=1 to act)
 	$(CLI) monitor $(if $(RETRAIN),--retrain,)
+
+kind-up: ## Create the kind cluster and install KServe, KFP, Redis, PostgreSQL (docs/kind.md)
+	scripts/kind-up.sh
+
+kind-down: ## Delete the kind cluster
+	scripts/kind-down.sh
+
+images: $(INSTALLED) ## Build the pipeline and serving images and load them into kind
+	scripts/images.sh
+
+deploy: $(INSTALLED) ## Seed the workspace, install the chart, run the pipeline on KFP (canary)
+	scripts/deploy.sh
+
+e2e: ## Traffic through the gateway, traffic split, one monitor run (logs on failure)
+	scripts/e2e.sh
+
+cluster-logs: ## Collect pods, events and logs into artifacts/cluster-logs/
+	scripts/cluster-logs.sh
+
+promote: $(INSTALLED) ## Canary MODEL_VERSION on the cluster; promote or roll back on evidence
+	MODEL_VERSION="$(MODEL_VERSION)" scripts/promote.sh
 
 lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh

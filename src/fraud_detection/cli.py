@@ -1,4 +1,4 @@
-"""Command line: `fraud-detection {generate,features,train,compile,serve,canary,demo}`.
+"""Command line: `fraud-detection {generate,features,train,compile,submit,serve,canary,...}`.
 
 Domain errors print a message and exit with status 2; a canary that rolls back exits 3;
 anything else is a bug and keeps its traceback.
@@ -93,6 +93,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     monitor.set_defaults(handler=_monitor)
 
+    submit = commands.add_parser(
+        "submit", help="upload the compiled pipeline to a KFP API server, run it and wait"
+    )
+    submit.add_argument("--host", required=True, help="KFP API, e.g. http://localhost:8888")
+    submit.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline argument"
+    )
+    submit.add_argument("--timeout", type=int, default=3600, help="seconds to wait for the run")
+    submit.set_defaults(handler=_submit)
+
+    production = commands.add_parser(
+        "production", help="print the production model version (exit 2 when there is none)"
+    )
+    production.set_defaults(handler=_production)
+
     demo = commands.add_parser("demo", help="data → features → pipeline → summary")
     demo.add_argument("--force", action="store_true", help="redo every stage")
     demo.set_defaults(handler=_demo)
@@ -122,6 +137,42 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
 
     run = run_local.run(settings, force=args.force, report=_progress)
     print_summary(console, settings, run)
+    return 0
+
+
+def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    import kfp
+    import yaml
+
+    from fraud_detection.kfp_submit import PipelineRunError, upload_and_run
+    from pipelines.training_pipeline import PIPELINE_NAME
+
+    arguments: dict[str, Any] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise PipelineRunError(f"--param {item!r}: expected NAME=VALUE")
+        # Typed as YAML reads it (7 → int, false → bool), as the KFP API checks parameter types.
+        arguments[name] = yaml.safe_load(value) if value else value
+    try:
+        client = kfp.Client(host=args.host)
+    except Exception as exc:  # connection and auth errors surface here as many types
+        raise PipelineRunError(f"cannot reach the KFP API at {args.host}: {exc}") from exc
+    run = upload_and_run(
+        client, settings.paths.compiled_pipeline, PIPELINE_NAME, arguments, args.timeout,
+        report=_progress,
+    )  # fmt: skip
+    console.print(f"run {run.run_id} ({run.pipeline_version}): {run.state}")
+    return 0
+
+
+def _production(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.registry.local import ModelRegistry
+
+    current = ModelRegistry(settings.paths.registry, settings.model_name).production()
+    if current is None:
+        raise FraudDetectionError("no production model: run the training pipeline first")
+    console.print(f"production={current.version}")
     return 0
 
 

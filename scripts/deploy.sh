@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Deploy onto the kind cluster (after make kind-up and make images):
+#   1. workspace-init Job: data, features (Feast apply + materialize into Redis), first model
+#   2. the chart: InferenceService serving that model, CronJobs, RBAC, NetworkPolicies
+#   3. the compiled KFP pipeline, uploaded and run through the KFP API; its last step canaries
+#      the model it trains on the InferenceService and promotes or rolls back on the evidence
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+VENV_BIN="${ROOT}/.venv/bin"
+MODEL_URI_PREFIX="pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
+KFP_LOCAL_PORT="${KFP_LOCAL_PORT:-8888}"
+
+step "preflight"
+require kubectl "$KUBECTL_VERSION" "https://kubernetes.io/docs/tasks/tools/"
+require helm "$HELM_VERSION" "https://helm.sh/docs/intro/install/"
+require_cluster
+[ -x "${VENV_BIN}/fraud-detection" ] || die "no project environment: run make deploy (it bootstraps one)"
+
+step "workspace-init Job (data, features, first model; up to 30 min)"
+kubectl delete job -n "$APP_NAMESPACE" workspace-init --ignore-not-found --wait
+kubectl apply -f "${ROOT}/k8s/jobs/workspace-init.yaml"
+if ! wait_job "$APP_NAMESPACE" workspace-init 1800; then
+  kubectl logs -n "$APP_NAMESPACE" job/workspace-init --tail=50 >&2 || true
+  die "the workspace-init Job failed (logs above)"
+fi
+version="$(kubectl logs -n "$APP_NAMESPACE" job/workspace-init | sed -n 's/^production=//p' | tail -n 1)"
+[ -n "$version" ] || die "workspace-init printed no production model version"
+log "production model ${version}"
+
+step "chart release ${RELEASE}"
+helm upgrade --install "$RELEASE" "${ROOT}/charts/fraud-detection" --namespace "$APP_NAMESPACE" \
+  --values "${ROOT}/charts/fraud-detection/values-kind.yaml" \
+  --set "model.storageUri=${MODEL_URI_PREFIX}/${version}" --wait --timeout 10m
+kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=10m
+
+step "training pipeline on KFP (port-forward to the API on localhost:${KFP_LOCAL_PORT})"
+kubectl port-forward -n "$KFP_NAMESPACE" svc/ml-pipeline "${KFP_LOCAL_PORT}:8888" >/dev/null &
+forward=$!
+trap 'kill "$forward" 2>/dev/null || true; report_failed_step' EXIT
+retry 15 2 curl -fsS -o /dev/null "http://127.0.0.1:${KFP_LOCAL_PORT}/apis/v2beta1/healthz"
+# A different seed than the first model, so that the canary compares two real candidates.
+(cd "$ROOT" && "${VENV_BIN}/fraud-detection" submit --host "http://127.0.0.1:${KFP_LOCAL_PORT}" \
+  --param rollout=kserve --param promote=false --param seed=7 \
+  --param "isvc_name=${RELEASE}" --param "namespace=${APP_NAMESPACE}" \
+  --param "model_storage_prefix=${MODEL_URI_PREFIX}" --timeout 3600)
+
+step "done"
+log "deployed; make e2e sends traffic through the gateway and runs the monitor once"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the two images and load them into the kind cluster (never pushed anywhere):
+#   fraud-detection-pipeline:<appVersion>  k8s/images/pipeline.Dockerfile (pipeline components,
+#                                          CronJobs, workspace-init)
+#   fraud-detection-serving:<appVersion>   `bentoml containerize` of the newest Bento the
+#                                          training pipeline packaged (make train builds one)
+# Both run as the non-root UID 1034. <appVersion> is the chart's, so the chart finds them.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${ROOT}/charts/fraud-detection/Chart.yaml")"
+[ -n "$APP_VERSION" ] || die "no appVersion in charts/fraud-detection/Chart.yaml"
+VENV_BIN="${ROOT}/.venv/bin"
+
+step "preflight"
+require_docker
+require kind "$KIND_VERSION" "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+[ -x "${VENV_BIN}/bentoml" ] || die "no project environment: run make images (it bootstraps one)"
+
+step "pipeline image fraud-detection-pipeline:${APP_VERSION}"
+docker build --file "${ROOT}/k8s/images/pipeline.Dockerfile" \
+  --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE}" \
+  --tag "fraud-detection-pipeline:${APP_VERSION}" "$ROOT"
+
+step "serving image fraud-detection-serving:${APP_VERSION}"
+export BENTOML_HOME="${ROOT}/artifacts/bentoml"
+# bentoml lists the newest Bento first.
+newest_bento() {
+  "${VENV_BIN}/bentoml" list fraud-detector -o json |
+    "${VENV_BIN}/python" -c 'import json, sys; b = json.load(sys.stdin); print(b[0]["tag"] if b else "")'
+}
+bento="$(newest_bento)"
+if [ -z "$bento" ]; then
+  log "no Bento yet: running the training pipeline to package one"
+  (cd "$ROOT" && "${VENV_BIN}/fraud-detection" train)
+  bento="$(newest_bento)"
+fi
+[ -n "$bento" ] || die "the training pipeline packaged no Bento (did the validation gate refuse the model?)"
+"${VENV_BIN}/bentoml" containerize "$bento" --image-tag "fraud-detection-serving:${APP_VERSION}"
+
+step "load into kind cluster ${CLUSTER_NAME}"
+kind load docker-image --name "$CLUSTER_NAME" \
+  "fraud-detection-pipeline:${APP_VERSION}" "fraud-detection-serving:${APP_VERSION}"

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Create the kind cluster and install the platform in order, each step waited for:
+#   cert-manager → Gateway API CRDs → Envoy Gateway → KServe ingress Gateway → KServe (Standard
+#   mode) → KFP standalone → the application namespace (Redis, PostgreSQL, workspace, secrets).
+# Idempotent: re-running skips the cluster creation and upgrades every release in place.
+# Versions: k8s/versions.env. Resource needs and troubleshooting: docs/kind.md.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MIN_CPUS="${KIND_MIN_CPUS:-6}"
+MIN_MEMORY_GB="${KIND_MIN_MEMORY_GB:-12}"
+WAIT="${KIND_WAIT_TIMEOUT:-10m}"
+
+step "preflight: tools"
+require_cluster_tools
+
+step "preflight: Docker resources"
+read -r cpus memory_bytes < <(docker info --format '{{.NCPU}} {{.MemTotal}}')
+memory_gb=$((memory_bytes / 1024 / 1024 / 1024))
+[ "$cpus" -ge "$MIN_CPUS" ] ||
+  die "Docker has ${cpus} CPUs; the lite profile needs ${MIN_CPUS} (8 recommended). Raise Docker's CPU limit or set KIND_MIN_CPUS."
+[ "$memory_gb" -ge "$MIN_MEMORY_GB" ] ||
+  die "Docker has ${memory_gb} GB of memory; the lite profile needs ${MIN_MEMORY_GB} (16 recommended). Raise Docker's memory limit or set KIND_MIN_MEMORY_GB."
+
+step "preflight: inotify limits"
+# KFP's and KServe's controllers watch many files: kind's default host limits make pods fail
+# with "too many open files" (https://kind.sigs.k8s.io/docs/user/known-issues/).
+if [ -r /proc/sys/fs/inotify/max_user_watches ]; then
+  watches="$(cat /proc/sys/fs/inotify/max_user_watches)"
+  instances="$(cat /proc/sys/fs/inotify/max_user_instances)"
+  if [ "$watches" -lt 524288 ] || [ "$instances" -lt 512 ]; then
+    die "inotify limits too low (max_user_watches=${watches}, max_user_instances=${instances}); run:
+  sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512"
+  fi
+fi
+
+step "kind cluster ${CLUSTER_NAME}"
+if kind get clusters | grep -qx "$CLUSTER_NAME"; then
+  log "cluster ${CLUSTER_NAME} exists"
+else
+  kind create cluster --name "$CLUSTER_NAME" --image "$KIND_NODE_IMAGE" \
+    --config "${ROOT}/k8s/kind/cluster.yaml" --wait 5m
+fi
+require_cluster
+
+step "shared workspace directory on the node"
+# The workspace PersistentVolumes are this hostPath (k8s/platform/overlays/kind/volumes.yaml);
+# fsGroup does not re-own hostPath volumes, so give it to the images' user here.
+docker exec "${CLUSTER_NAME}-control-plane" sh -c \
+  "mkdir -p /var/local/fraud-workspace && chown ${APP_UID}:${APP_UID} /var/local/fraud-workspace"
+
+step "cert-manager ${CERT_MANAGER_VERSION}"
+helm upgrade --install cert-manager cert-manager --repo https://charts.jetstack.io \
+  --version "$CERT_MANAGER_VERSION" --namespace cert-manager --create-namespace \
+  --set crds.enabled=true --wait --timeout "$WAIT"
+
+step "Gateway API ${GATEWAY_API_VERSION} CRDs"
+kubectl apply --server-side -f \
+  "https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml"
+kubectl wait --for=condition=Established --timeout=60s \
+  crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io
+
+step "Envoy Gateway ${ENVOY_GATEWAY_VERSION}"
+# Its CRDs first, server-side, so they can take over fields of the Gateway API CRDs above.
+helm show crds oci://docker.io/envoyproxy/gateway-helm --version "$ENVOY_GATEWAY_VERSION" |
+  kubectl apply --server-side --force-conflicts -f -
+helm upgrade --install eg oci://docker.io/envoyproxy/gateway-helm \
+  --version "$ENVOY_GATEWAY_VERSION" --namespace envoy-gateway-system --create-namespace \
+  --skip-crds --wait --timeout "$WAIT"
+
+step "KServe ingress Gateway"
+kubectl create namespace kserve --dry-run=client -o yaml | kubectl apply -f -
+# The Envoy Gateway webhook may still be starting: bounded retries.
+retry 10 6 kubectl apply -k "${ROOT}/k8s/platform/gateway"
+kubectl wait --for=condition=Programmed --timeout=300s -n kserve gateway/kserve-ingress-gateway
+
+step "KServe ${KSERVE_VERSION} (Standard mode, Gateway API)"
+helm upgrade --install kserve-crd oci://ghcr.io/kserve/charts/kserve-crd \
+  --version "$KSERVE_VERSION" --namespace kserve --wait --timeout "$WAIT"
+helm upgrade --install kserve-resources oci://ghcr.io/kserve/charts/kserve-resources \
+  --version "$KSERVE_VERSION" --namespace kserve \
+  --set kserve.controller.deploymentMode=Standard \
+  --set kserve.controller.gateway.ingressGateway.enableGatewayApi=true \
+  --set kserve.controller.gateway.ingressGateway.className=envoy \
+  --wait --timeout "$WAIT"
+wait_rollouts kserve "$WAIT"
+
+step "KFP ${KFP_VERSION} standalone"
+kfp_manifests="github.com/kubeflow/pipelines/manifests/kustomize"
+retry 3 10 kubectl apply -k "${kfp_manifests}/cluster-scoped-resources?ref=${KFP_VERSION}"
+kubectl wait --for=condition=Established --timeout=60s crd/applications.app.k8s.io
+# platform-agnostic, not env/dev: the latter points several images at unreleased tags.
+retry 3 10 kubectl apply -k "${kfp_manifests}/env/platform-agnostic?ref=${KFP_VERSION}"
+wait_rollouts "$KFP_NAMESPACE" 15m
+
+step "application namespace: Redis, PostgreSQL, workspace"
+KUBECTL=kubectl "${ROOT}/scripts/platform-manifests.sh" kind | kubectl apply -f -
+
+step "credentials (generated once, kept on re-runs)"
+# Random passwords, created only when absent so that a re-run never orphans the stored data.
+# They exist only in the cluster: nothing is written to the repository or the disk.
+random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+if ! kubectl get secret -n "$APP_NAMESPACE" platform-credentials >/dev/null 2>&1; then
+  redis_password="$(random_secret)"
+  postgres_password="$(random_secret)"
+  kubectl create secret generic platform-credentials -n "$APP_NAMESPACE" \
+    --from-literal=redis-password="$redis_password" \
+    --from-literal=postgres-password="$postgres_password" \
+    --from-literal=redis.conf="requirepass ${redis_password}"
+  kubectl create secret generic feast-connection -n "$APP_NAMESPACE" \
+    --from-literal=redis-connection="redis:6379,password=${redis_password}" \
+    --from-literal=registry-url="postgresql+psycopg://feast:${postgres_password}@postgres:5432/feast"
+fi
+wait_rollouts "$APP_NAMESPACE" 5m
+
+step "done"
+log "platform ready. KFP UI: kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80 (see docs/kind.md)"
