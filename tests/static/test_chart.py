@@ -19,13 +19,14 @@ from typing import Any
 import pytest
 import yaml
 from kserve_schema import assert_roundtrips, roundtrip_differences
+from toolbox import VERSIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "fraud-detection"
 TOOLS_SCRIPT = REPO_ROOT / "scripts" / "tools.sh"
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
-HELM_VERSION = "v3.18.0"  # as pinned in scripts/tools.sh
-KUBE_VERSION = "1.33.0"
+HELM_VERSION = f"v{VERSIONS['HELM_VERSION']}"
+KUBE_VERSION = VERSIONS["KUBERNETES_VERSION"]
 RELEASE = "fraud"
 
 # values.yaml and values-kind.yaml leave the model version to the installer (it changes with

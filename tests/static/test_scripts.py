@@ -17,6 +17,10 @@ def test_every_script_passes_shellcheck() -> None:
         shellcheck = shutil.which("shellcheck") or shellcheck
     assert len(SCRIPTS) >= 4, SCRIPTS
     result = subprocess.run(
-        [shellcheck, "--severity=style", *map(str, SCRIPTS)], capture_output=True, text=True
+        # -x from the repository root: follow `source k8s/versions.env` as the scripts do.
+        [shellcheck, "--severity=style", "-x", *map(str, SCRIPTS)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stdout

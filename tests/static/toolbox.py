@@ -1,0 +1,89 @@
+"""Shared by the static tests: the version matrix, and the real checkers (helm, kubectl,
+checkov, kubernetes-validate, hadolint) installed by scripts/tools.sh or the project's venv.
+
+A checker that cannot be had fails the test that needs it; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSIONS_FILE = REPO_ROOT / "k8s" / "versions.env"
+TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+VENV_BIN = Path(sys.executable).parent
+CHART = REPO_ROOT / "charts" / "fraud-detection"
+APP_NAMESPACE = "fraud-detection"
+
+
+def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    """KEY=value lines; comments and blank lines ignored. Refuses anything else."""
+    versions: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and key.isidentifier() and key.isupper(), f"{path}:{number}: not KEY=value"
+        assert value and value == value.strip() and not value.startswith(("'", '"')), (
+            f"{path}:{number}: the value must be bare (no quotes, no spaces)"
+        )
+        assert key not in versions, f"{path}:{number}: {key} is set twice"
+        versions[key] = value
+    return versions
+
+
+VERSIONS = read_versions()
+KUBERNETES_VERSION = VERSIONS["KUBERNETES_VERSION"]
+
+
+@functools.cache
+def tool(name: str) -> str:
+    """Path of a checker from .tools/bin, installing the set once when it is missing."""
+    path = TOOLS_BIN / name
+    if not path.exists():
+        result = subprocess.run(
+            [str(REPO_ROOT / "scripts" / "tools.sh")], capture_output=True, text=True, timeout=900
+        )
+        assert result.returncode == 0, f"scripts/tools.sh failed:\n{result.stderr[-3000:]}"
+    assert path.exists(), f"{path} missing after scripts/tools.sh"
+    return str(path)
+
+
+def venv_tool(name: str) -> str:
+    path = VENV_BIN / name
+    assert path.exists(), f"{path} missing: is the project installed with its dev extras?"
+    return str(path)
+
+
+def run(*args: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None) -> str:
+    """Run a checker; fail with its output when it exits non-zero."""
+    result = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    output = result.stdout[-4000:] + result.stderr[-4000:]
+    assert result.returncode == 0, f"{' '.join(args)} exited {result.returncode}\n{output}"
+    return result.stdout
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_chart(values_file: str, *extra: str) -> str:
+    """helm template of the chart into the application namespace, as make deploy installs it."""
+    return run(
+        tool("helm"), "template", "fraud-detection", str(CHART), "--namespace", APP_NAMESPACE,
+        "--kube-version", KUBERNETES_VERSION, "--values", str(CHART / values_file),
+        "--set", "model.storageUri=pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/0123456789ab",
+        *extra,
+    )  # fmt: skip
+
+
+def render_platform(overlay: str) -> str:
+    env = {**os.environ, "KUBECTL": tool("kubectl")}
+    return run(str(REPO_ROOT / "scripts" / "platform-manifests.sh"), overlay, env=env)
