@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the static-check tools into .tools/: helm, kubectl, actionlint and checkov,
-# and from Debian (when possible) shellcheck and chromium.
+# and from Debian (when possible) shellcheck, chromium, redis-server and postgresql.
 #
 #   scripts/tools.sh            install what is missing; print the bin directory on stdout
 #   scripts/tools.sh helm-kubectl   only helm and kubectl (what the cluster scripts need)
@@ -158,6 +158,13 @@ if [ "${1:-all}" = "all" ]; then
   install_checkov
   ensure_debian_tool shellcheck shellcheck
   ensure_debian_tool chromium chromium
+  # Real servers of the cluster Feast profile, started on loopback by its tests.
+  ensure_debian_tool redis-server redis-server
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null; then
+    log "postgresql present"
+  else
+    ensure_debian_tool initdb postgresql
+  fi
 elif [ "$1" != "helm-kubectl" ]; then
   die "unknown tool set $1: expected helm-kubectl or nothing (all)"
 fi
