@@ -52,8 +52,9 @@ spec_canary="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o 
 status="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o jsonpath='{.status.canaryStatuses}')"
 log "spec canary trafficPercent: ${spec_canary:-none}; status canaryStatuses: ${status:-none}"
 if [ -n "$spec_canary" ]; then
-  # The HTTPRoute KServe generated carries the weights the Gateway applies.
-  weights="$(kubectl get -n "$APP_NAMESPACE" httproute -l "serving.kserve.io/inferenceservice=${RELEASE}" \
+  # The HTTPRoutes KServe generated (the namespace holds only this service's) carry the weights
+  # the Gateway applies.
+  weights="$(kubectl get -n "$APP_NAMESPACE" httproutes \
     -o jsonpath='{.items[*].spec.rules[*].backendRefs[*].weight}')"
   log "HTTPRoute weights: ${weights}"
   case " ${weights} " in
