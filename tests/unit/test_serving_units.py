@@ -24,7 +24,7 @@ ROW = {"customer_id": 7, "amount": 12.5, "merchant_category": "fuel", "card_pres
 
 
 def test_a_valid_transaction_gets_a_utc_timestamp() -> None:
-    parsed = Transaction(**{**ROW, "event_timestamp": "2026-01-01T10:00:00"})
+    parsed = Transaction.model_validate({**ROW, "event_timestamp": "2026-01-01T10:00:00"})
     assert parsed.event_timestamp is not None and parsed.event_timestamp.utcoffset() is not None
 
 
@@ -41,13 +41,13 @@ def test_a_valid_transaction_gets_a_utc_timestamp() -> None:
 )
 def test_bad_fields_are_refused_by_name(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as failure:
-        Transaction(**{**ROW, **change})
+        Transaction.model_validate({**ROW, **change})
     assert field in str(failure.value)
 
 
 def test_unknown_category_error_lists_the_allowed_ones() -> None:
     with pytest.raises(ValidationError, match="allowed: grocery"):
-        Transaction(**{**ROW, "merchant_category": "casino"})
+        Transaction.model_validate({**ROW, "merchant_category": "casino"})
 
 
 class StaticFeatures:
@@ -72,7 +72,9 @@ def constant_model(probability: float) -> FraudModel:
 def test_scorer_reports_missing_features_per_row_and_applies_the_threshold() -> None:
     features = StaticFeatures({7: {"txn_count_24h": 3.0, "credit_limit": 1000.0}})
     scorer = Scorer(constant_model(0.3), features, "v1")
-    known, unknown = scorer.score([Transaction(**ROW), Transaction(**{**ROW, "customer_id": 8})])
+    known, unknown = scorer.score(
+        [Transaction.model_validate(ROW), Transaction.model_validate({**ROW, "customer_id": 8})]
+    )
     assert known.missing_features == [] and not known.degraded
     assert unknown.missing_features == ["txn_count_24h", "credit_limit"]
     assert known.fraud_probability == pytest.approx(0.3)
@@ -81,7 +83,7 @@ def test_scorer_reports_missing_features_per_row_and_applies_the_threshold() -> 
 
 def test_scorer_passes_degradation_through() -> None:
     scorer = Scorer(constant_model(0.1), StaticFeatures({}, degraded=True), "v1")
-    (result,) = scorer.score([Transaction(**ROW)])
+    (result,) = scorer.score([Transaction.model_validate(ROW)])
     assert result.degraded and not result.is_fraud
 
 

@@ -6,6 +6,7 @@ client sends can reach the model unchecked.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,21 +17,33 @@ from fraud_detection.data.contract import MERCHANT_CATEGORIES
 MAX_BATCH = 256  # rows per request; larger payloads belong to batch scoring, not this API
 MAX_AMOUNT = 50_000.0  # the data contract's bound
 MAX_DISTANCE_KM = 20_037.5
+# RFC 3339 date-time in years 1900-2199; the offset may be left out (the time is then UTC).
+TIMESTAMP_PATTERN = (
+    r"^(19|20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
 
 
 class Transaction(BaseModel):
     """One card transaction to score (the request-time features)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # Strict: no coercion between JSON types ("5" is not a customer id, 0 is not a timestamp).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     transaction_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     customer_id: int = Field(ge=0, le=2**53, description="Card holder; the Feast entity key.")
     amount: float = Field(ge=0, le=MAX_AMOUNT)
-    merchant_category: str = Field(description=f"One of: {', '.join(MERCHANT_CATEGORIES)}.")
+    merchant_category: str = Field(
+        description=f"One of: {', '.join(MERCHANT_CATEGORIES)}.",
+        json_schema_extra={"enum": list(MERCHANT_CATEGORIES)},
+    )
     distance_from_home_km: float | None = Field(default=None, ge=0, le=MAX_DISTANCE_KM)
     card_present: StrictBool
     event_timestamp: datetime | None = Field(
-        default=None, description="When the card was used; default: when the request arrives."
+        default=None,
+        description="When the card was used (RFC 3339, years 1900-2199; no offset means UTC); "
+        "default: when the request arrives.",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
     )
 
     @field_validator("merchant_category")
@@ -41,6 +54,18 @@ class Transaction(BaseModel):
                 f"unknown category {value!r}; allowed: {', '.join(MERCHANT_CATEGORIES)}"
             )
         return value
+
+    @field_validator("event_timestamp", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        # Outside these years the time cannot be scored (pandas' datetime range ends in 2262).
+        if not isinstance(value, str):
+            return value
+        if not re.fullmatch(TIMESTAMP_PATTERN, value):
+            raise ValueError(
+                "expected an RFC 3339 date-time in years 1900-2199, e.g. 2026-01-05T14:30:00Z"
+            )
+        return datetime.fromisoformat(value.upper())
 
     @field_validator("event_timestamp")
     @classmethod
