@@ -13,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import bentoml
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from fraud_detection.serving.body_limit import BodySizeLimit
+from fraud_detection.serving.http_contract import JsonOnly, OpenAPIErrors
 from fraud_detection.serving.model_store import ServableModel, load_servable
 from fraud_detection.serving.online_features import OnlineFeatures
 from fraud_detection.serving.prediction_log import PredictionLog
@@ -31,6 +33,11 @@ class BuildArguments(BaseModel):
 
 ARGS = bentoml.use_arguments(BuildArguments)
 SETTINGS = ServingSettings()
+# Exported on /metrics with BentoML's own metrics: monitoring is blind to what the log loses.
+PREDICTION_LOG_DROPPED = Counter(
+    "fraud_prediction_log_dropped_records",
+    "Scored transactions the prediction log lost (writer too far behind, or the write failed).",
+)
 
 
 @bentoml.service(
@@ -46,10 +53,17 @@ class FraudDetector:
         model_dir = SETTINGS.model_dir or Path(self.bundled_model.path)
         self.servable: ServableModel = load_servable(model_dir)
         self.features = OnlineFeatures(
-            SETTINGS.feature_repo, SETTINGS.feature_service, SETTINGS.feature_store_yaml
+            SETTINGS.feature_repo,
+            SETTINGS.feature_service,
+            SETTINGS.feature_store_yaml,
+            lookup_timeout_s=SETTINGS.lookup_timeout_s,
         )
         self.prediction_log = (
-            PredictionLog(SETTINGS.prediction_log_dir, self.servable.version)
+            PredictionLog(
+                SETTINGS.prediction_log_dir,
+                self.servable.version,
+                on_drop=PREDICTION_LOG_DROPPED.inc,
+            )
             if SETTINGS.prediction_log_dir
             else None
         )
@@ -57,7 +71,9 @@ class FraudDetector:
             self.servable.model, self.features, self.servable.version, self.prediction_log
         )
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=100)
+    # Adaptive batching sheds (503) a request it expects to wait longer than max_latency_ms;
+    # 1 s leaves room for a busy CPU, well inside the 10 s request timeout.
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=1000)
     def score(self, transactions: Transactions) -> list[Score]:
         """Fraud probability and decision per transaction, with the features that were missing."""
         return self.scorer.score(transactions)
@@ -86,3 +102,5 @@ class FraudDetector:
 FraudDetector.add_asgi_middleware(  # type: ignore[attr-defined]
     BodySizeLimit, max_bytes=SETTINGS.max_body_bytes
 )
+FraudDetector.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
+FraudDetector.add_asgi_middleware(OpenAPIErrors)  # type: ignore[attr-defined]

@@ -4,6 +4,11 @@ An unknown customer gets no stored features (the model scores them as missing, w
 trained to handle) and the response says which were missing. When the online store itself
 fails, every request is still answered, flagged `degraded`, and readiness turns false so the
 platform stops routing new traffic here until the store is back.
+
+A store that is slow rather than down (a locked SQLite file waits 5 s, an unreachable Redis
+its connect timeout) counts as failed after `lookup_timeout_s`: while one batch waits on the
+store, BentoML's adaptive batching sheds the requests queued behind it with 503s, so waiting
+for the store would turn degraded answers into refused ones.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class OnlineFeatures:
         config_file: Path | None = None,
         probe_interval_s: float = 5.0,
         probe_timeout_s: float = 2.0,
+        lookup_timeout_s: float = 0.25,
     ) -> None:
         from fraud_detection.features import store as feature_store  # Feast is slow to import
 
@@ -51,15 +57,29 @@ class OnlineFeatures:
         self._probe_timeout_s = probe_timeout_s
         self._prober = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-probe")
         self._probe: concurrent.futures.Future[bool] | None = None
+        self._lookup_timeout_s = lookup_timeout_s
+        # Request lookups run here so that a request can stop waiting for a hung store; a
+        # lookup that overruns keeps its thread until the store answers or fails.
+        self._lookups = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="store-lookup")
 
     def lookup(self, customer_ids: Sequence[int], probing: bool = False) -> Lookup:
         rows = [{"customer_id": int(c)} for c in customer_ids]
         if not probing and time.monotonic() < self._skip_until:
             return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
         try:
-            found: dict[str, list[Any]] = self.store.get_online_features(
-                features=self.service, entity_rows=rows
-            ).to_dict()
+            if probing:  # the probe has its own deadline
+                found = self._read(rows)
+            else:
+                found = self._lookups.submit(self._read, rows).result(self._lookup_timeout_s)
+        except TimeoutError:
+            log.warning(
+                "online feature lookup did not answer within %.2fs; "
+                "scoring without stored features",
+                self._lookup_timeout_s,
+            )
+            self._last_probe = (time.monotonic(), False)
+            self._skip_until = time.monotonic() + self._probe_interval_s
+            return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
         except Exception:  # any store failure degrades the answer instead of failing it
             log.exception("online feature lookup failed; scoring without stored features")
             self._last_probe = (time.monotonic(), False)
@@ -67,6 +87,12 @@ class OnlineFeatures:
             return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
         values = [{name: _number(found[name][i]) for name in self.names} for i in range(len(rows))]
         return Lookup(values, degraded=False)
+
+    def _read(self, rows: list[dict[str, int]]) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = self.store.get_online_features(
+            features=self.service, entity_rows=rows
+        ).to_dict()
+        return found
 
     def reachable(self) -> bool:
         """Whether a lookup works now (checked at most every `probe_interval_s` seconds).

@@ -28,3 +28,6 @@ class ServingSettings(BaseSettings):
         default=None, description="Append every scored transaction here (JSON lines)."
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Larger requests get 413.")
+    lookup_timeout_s: float = Field(
+        default=0.25, gt=0, description="A slower feature lookup is abandoned: answer degraded."
+    )
