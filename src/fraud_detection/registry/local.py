@@ -87,7 +87,13 @@ class ModelRegistry:
     def versions(self) -> list[RegisteredModel]:
         if not self.versions_dir.exists():
             return []
-        found = [self.get(p.name) for p in self.versions_dir.iterdir() if (p / CARD_FILE).exists()]
+        # `.<version>.*` directories are registrations still being staged, or left behind by a
+        # killed one: not versions, even once their card is written.
+        found = [
+            self.get(p.name)
+            for p in self.versions_dir.iterdir()
+            if not p.name.startswith(".") and (p / CARD_FILE).exists()
+        ]
         return sorted(found, key=lambda m: str(m.card.get("registered_at", "")))
 
     def production(self) -> RegisteredModel | None:
