@@ -11,7 +11,7 @@ CLI := $(BIN)/fraud-detection
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
-        tools test test-slow lint format bench bench-serving bench-monitoring monitor lock clean \
+        tools test test-slow lint format bench bench-serving bench-monitoring bench-load monitor lock clean \
         kind-up kind-down images deploy e2e cluster-logs promote
 
 help: ## Show this help
@@ -56,7 +56,7 @@ tools: ## Install the pinned static-check tools (helm, kubectl, actionlint, chec
 test: $(INSTALLED) lint ## Lint, type-check and run the test suite (slow tests excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(INSTALLED) ## Run only the slow, opt-in tests
+test-slow: $(INSTALLED) ## Run only the slow, opt-in tests (FRAUD_SOAK_SECONDS sets the soak)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff (lint + format check) and mypy
@@ -77,6 +77,9 @@ bench-serving: $(INSTALLED) ## Compare in-process, BentoML, FastAPI and KServe M
 
 bench-monitoring: $(INSTALLED) ## Time the drift job at 100k and 1M logged rows
 	$(BIN)/python bench/monitoring_job.py
+
+bench-load: $(INSTALLED) ## Bounded load on the local service: throughput, p50/p99, errors
+	$(BIN)/python bench/load.py
 
 monitor: $(INSTALLED) ## Check the prediction log for drift and quality loss (RETRAIN=1 to act)
 	$(CLI) monitor $(if $(RETRAIN),--retrain,)
@@ -106,4 +109,4 @@ lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh
 
 clean: ## Remove generated data, Feast state, pipeline runs and registered models
-	rm -rf data artifacts local_outputs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data artifacts local_outputs .pytest_cache .mypy_cache .ruff_cache .hypothesis
