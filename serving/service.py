@@ -16,6 +16,7 @@ import bentoml
 from prometheus_client import Counter
 from pydantic import BaseModel
 
+from fraud_detection.serving import log_filters
 from fraud_detection.serving.body_limit import BodySizeLimit
 from fraud_detection.serving.http_contract import JsonOnly, OpenAPIErrors
 from fraud_detection.serving.model_store import ServableModel, load_servable
@@ -33,6 +34,7 @@ class BuildArguments(BaseModel):
 
 ARGS = bentoml.use_arguments(BuildArguments)
 SETTINGS = ServingSettings()
+log_filters.install()
 # Exported on /metrics with BentoML's own metrics: monitoring is blind to what the log loses.
 PREDICTION_LOG_DROPPED = Counter(
     "fraud_prediction_log_dropped_records",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
 from fraud_detection.features.derived import model_columns
+from fraud_detection.serving import log_filters
 from fraud_detection.serving.body_limit import BodySizeLimit
 from fraud_detection.serving.online_features import Lookup
 from fraud_detection.serving.schemas import Transaction
@@ -131,3 +134,28 @@ def test_chunked_oversized_body_is_refused() -> None:
 def test_small_body_reaches_the_app_intact() -> None:
     sent, received = run_asgi(100, [b"ab", b"cd"], declared=None)
     assert sent[0]["status"] == 200 and received == b"abcd"
+
+
+def _failed_request_record(error: Exception) -> logging.LogRecord:
+    try:
+        raise error
+    except Exception:
+        exc_info = sys.exc_info()
+    return logging.LogRecord(
+        log_filters.BENTOML_HTTP_LOGGER, logging.ERROR, __file__, 1,
+        "Exception on %s [%s]", ("/score", "POST"), exc_info,
+    )  # fmt: skip
+
+
+def test_client_errors_are_logged_as_one_line_and_server_errors_keep_their_traceback() -> None:
+    log_filter = log_filters.ClientErrorsWithoutTraceback()
+    with pytest.raises(ValidationError) as invalid:
+        Transaction.model_validate({**ROW, "amount": -1})
+    client = _failed_request_record(invalid.value)
+    assert log_filter.filter(client) and client.exc_info is None
+    assert client.levelno == logging.WARNING
+    assert client.getMessage().startswith("Exception on /score [POST]: 400 ValidationError")
+    assert "amount" in client.getMessage()
+    server = _failed_request_record(RuntimeError("model exploded"))
+    assert log_filter.filter(server) and server.exc_info is not None
+    assert server.levelno == logging.ERROR
