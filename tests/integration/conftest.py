@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,3 +55,24 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     run = run_local.run(settings, report=lambda _: None)
     assert run.decision["passed"], run.decision["reasons"]
     return settings
+
+
+@contextmanager
+def production_server(settings: Settings, directory: Path) -> Iterator[str]:
+    """The workspace's production model behind the real service on a free port, with its log
+    at `directory`/server.log and the prediction log on under `directory`/predictions."""
+    from fraud_detection.registry.local import ModelRegistry
+    from fraud_detection.serving import local_server
+    from fraud_detection.serving.model_store import save_to_bentoml
+
+    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
+    assert production is not None
+    with local_server.serve(
+        project_root=settings.paths.root,
+        bentoml_home=settings.paths.bentoml_home,
+        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
+        feature_repo=settings.paths.feature_repo,
+        log_file=directory / "server.log",
+        extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(directory / "predictions")},
+    ) as running:
+        yield running.url

@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import production_server
 
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
-from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.traffic import payloads
-from fraud_detection.serving import local_server
 from fraud_detection.serving.load import bounded_load
-from fraud_detection.serving.model_store import save_to_bentoml
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +26,8 @@ MAX_SECONDS = 30.0
 
 @pytest.fixture(scope="module")
 def server(trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = trained_workspace
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
-    assert production is not None
-    logs = tmp_path_factory.mktemp("load-server")
-    with local_server.serve(
-        project_root=settings.paths.root,
-        bentoml_home=settings.paths.bentoml_home,
-        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
-        feature_repo=settings.paths.feature_repo,
-        log_file=logs / "server.log",
-        extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(logs / "predictions")},
-    ) as running:
-        yield running.url
+    with production_server(trained_workspace, tmp_path_factory.mktemp("load-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
