@@ -14,6 +14,16 @@ from fraud_detection.config import DataSettings, Settings
 from fraud_detection.loop import prepare_data, prepare_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A valid transaction of a customer the generated data knows, for the HTTP tests.
+GOOD = {
+    "transaction_id": "t-1",
+    "customer_id": 1001,
+    "amount": 42.5,
+    "merchant_category": "grocery",
+    "distance_from_home_km": 3.2,
+    "card_present": True,
+    "event_timestamp": "2026-01-05T14:30:00+00:00",
+}
 # Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
 SMALL_DATA = {"n_customers": 400, "days": 40}
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GOOD
 
 from fraud_detection.config import Settings
 from fraud_detection.registry import ModelRegistry, RegisteredModel
@@ -42,15 +43,6 @@ from fraud_detection.serving.scoring import Scorer
 
 pytestmark = pytest.mark.integration
 
-GOOD = {
-    "transaction_id": "t-1",
-    "customer_id": 1001,
-    "amount": 42.5,
-    "merchant_category": "grocery",
-    "distance_from_home_km": 3.2,
-    "card_present": True,
-    "event_timestamp": "2026-01-05T14:30:00+00:00",
-}
 DROPPED_METRIC = "fraud_prediction_log_dropped_records_total"
 
 

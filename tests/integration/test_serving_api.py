@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GOOD
 
 from fraud_detection.config import Settings
 from fraud_detection.registry import ModelRegistry
@@ -23,16 +24,6 @@ from fraud_detection.serving.model_store import save_to_bentoml
 from fraud_detection.serving.schemas import MAX_BATCH
 
 pytestmark = pytest.mark.integration
-
-GOOD = {
-    "transaction_id": "t-1",
-    "customer_id": 1001,
-    "amount": 42.5,
-    "merchant_category": "grocery",
-    "distance_from_home_km": 3.2,
-    "card_present": True,
-    "event_timestamp": "2026-01-05T14:30:00+00:00",
-}
 
 
 def post(url: str, body: bytes | str, path: str = "/score") -> tuple[int, Any]:
