@@ -50,13 +50,14 @@ canary: $(INSTALLED) ## Canary the newest registered candidate against productio
 bentos: $(INSTALLED) ## List the Bentos the pipeline's package step built (for `bentoml containerize`)
 	BENTOML_HOME=artifacts/bentoml $(BIN)/bentoml list
 
-tools: ## Install the pinned static-check tools (helm, kubectl, actionlint, checkov, shellcheck)
-	scripts/tools.sh
+tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, helm, kubectl, actionlint, checkov
+	scripts/tools.sh >/dev/null
 
-test: $(INSTALLED) lint ## Lint, type-check and run the test suite (slow tests excluded)
+# `tools` comes first: every system package a test uses is installed before pytest starts.
+test: tools $(INSTALLED) lint ## Install the test tools, lint, type-check, run the tests (slow ones excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(INSTALLED) ## Run only the slow, opt-in tests (FRAUD_SOAK_SECONDS sets the soak)
+test-slow: tools $(INSTALLED) ## Run only the slow, opt-in tests (FRAUD_SOAK_SECONDS sets the soak)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff (lint + format check) and mypy

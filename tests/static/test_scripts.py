@@ -1,20 +1,18 @@
-"""Shell scripts pass shellcheck (installed by scripts/tools.sh when missing)."""
+"""Shell scripts pass shellcheck (`make tools` installs it)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
+
+from installed import installed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted([*REPO_ROOT.glob("scripts/*.sh"), REPO_ROOT / ".ci" / "run"])
 
 
 def test_every_script_passes_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck") or str(REPO_ROOT / ".tools" / "bin" / "shellcheck")
-    if not Path(shellcheck).exists():
-        subprocess.run([str(REPO_ROOT / "scripts" / "tools.sh")], check=True, capture_output=True)
-        shellcheck = shutil.which("shellcheck") or shellcheck
+    shellcheck = installed("shellcheck")
     assert len(SCRIPTS) >= 4, SCRIPTS
     result = subprocess.run(
         # -x from the repository root: follow `source k8s/versions.env` as the scripts do.

@@ -1,12 +1,11 @@
 """Shared by the static tests: the version matrix, and the real checkers (helm, kubectl,
-checkov, kubernetes-validate, hadolint) installed by scripts/tools.sh or the project's venv.
+checkov, kubernetes-validate, hadolint) installed by `make tools` or the project's venv.
 
 A checker that cannot be had fails the test that needs it; nothing here skips.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
@@ -14,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from installed import pinned_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / "k8s" / "versions.env"
-TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 VENV_BIN = Path(sys.executable).parent
 CHART = REPO_ROOT / "charts" / "fraud-detection"
 APP_NAMESPACE = "fraud-detection"
@@ -43,17 +42,9 @@ VERSIONS = read_versions()
 KUBERNETES_VERSION = VERSIONS["KUBERNETES_VERSION"]
 
 
-@functools.cache
 def tool(name: str) -> str:
-    """Path of a checker from .tools/bin, installing the set once when it is missing."""
-    path = TOOLS_BIN / name
-    if not path.exists():
-        result = subprocess.run(
-            [str(REPO_ROOT / "scripts" / "tools.sh")], capture_output=True, text=True, timeout=900
-        )
-        assert result.returncode == 0, f"scripts/tools.sh failed:\n{result.stderr[-3000:]}"
-    assert path.exists(), f"{path} missing after scripts/tools.sh"
-    return str(path)
+    """Path of a pinned checker from .tools/bin (`make tools` installs them)."""
+    return pinned_tool(name)
 
 
 def venv_tool(name: str) -> str:
