@@ -1,19 +1,27 @@
 """Command line: `fraud-detection {generate,features,train,compile,submit,serve,canary,...}`.
 
 Domain errors print a message and exit with status 2; a canary that rolls back exits 3;
-anything else is a bug and keeps its traceback.
+stopped by Ctrl-C (SIGINT) or SIGTERM, a command stops the servers it started and exits with
+130 or 143; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fraud_detection.config import Settings
@@ -22,19 +30,122 @@ from fraud_detection.errors import FraudDetectionError
 if TYPE_CHECKING:
     from fraud_detection.monitoring.job import MonitorResult
 
-console = Console(highlight=False)
+# soft_wrap: rich never breaks a line of ours (the terminal may fold it visually), so a path
+# in a message always reaches the user, and a copy of it, whole. Tables still fit the width.
+console = Console(highlight=False, soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _quiet_third_party_warnings()
+    with _exit_on_sigterm(), _plain_stdout():
+        try:
+            settings = Settings(workspace=args.workspace) if args.workspace else Settings()
+            handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+            return handler(settings, args)
+        except FraudDetectionError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            return exc.exit_code
+        except KeyboardInterrupt:  # the servers' context managers have stopped them by now
+            return 128 + signal.SIGINT
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit(143), as Ctrl-C already is KeyboardInterrupt.
+
+    SIGTERM's default action ends the interpreter without unwinding, so the `finally` blocks
+    that stop the scoring servers (`local_server.serve`) would not run and the servers, in
+    their own sessions, would keep running. A SIGTERM the caller chose to ignore stays ignored.
+    """
+    installable = threading.current_thread() is threading.main_thread()
+    if not installable or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_exit)
     try:
-        settings = Settings(workspace=args.workspace) if args.workspace else Settings()
-        handler: Callable[[Settings, argparse.Namespace], int] = args.handler
-        return handler(settings, args)
-    except FraudDetectionError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        return exc.exit_code
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _quiet_third_party_warnings() -> None:
+    """Hide the warnings of libraries we use that say nothing to our users (and that no change
+    of ours can fix). Each filter names one message of one library; any other warning shows.
+
+    Feast's modules run `warnings.simplefilter("once", DeprecationWarning)` when imported, which
+    shows every library's deprecation warnings (Python hides them outside `__main__`) and goes
+    in front of these filters: `_import_feast` applies them again after that import.
+    """
+    # bentoml 1.4 builds its ignore-file matcher with pathspec's old pattern name "gitwildmatch"
+    # when imported; pathspec only renamed that style, its behaviour is unchanged.
+    warnings.filterwarnings(
+        "ignore", r"GitWildMatchPattern \('gitwildmatch'\) is deprecated", DeprecationWarning,
+        module=r"pathspec\.",
+    )  # fmt: skip
+    # evidently 0.7 patches `numpy.core.numeric.ScalarType` when imported; numpy keeps
+    # `numpy.core` working as an alias of `numpy._core`.
+    warnings.filterwarnings(
+        "ignore", r"numpy\.core is deprecated", DeprecationWarning, module=r"evidently\."
+    )
+    # evidently's UI (imported by `import evidently`, never started here) declares litestar
+    # dependencies with the API litestar 2.23 deprecated for 3.0.
+    warnings.filterwarnings(
+        "ignore", r"(Call to|Use of) deprecated (function|class) '(Dependency|DependencyKwarg)'",
+        DeprecationWarning, module=r"litestar\.",
+    )  # fmt: skip
+
+
+def _import_feast() -> None:
+    """Import Feast (the caller is about to) and put our warning filters back in front."""
+    import fraud_detection.features.store  # noqa: F401  (Feast's import sets its filter)
+
+    _quiet_third_party_warnings()
+
+
+# CSI sequences: colours, cursor movement, erasing.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+class _StripAnsi:
+    """A text stream that drops ANSI escape sequences on their way to `stream` (and passes
+    anything else, such as `.buffer`, through)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.encoding = stream.encoding  # rich picks its characters by the encoding
+
+    def write(self, text: str) -> int:
+        self._stream.write(_ANSI_ESCAPE.sub("", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _plain_stdout() -> Iterator[None]:
+    """When our output has no colour (not a terminal), strip the colour codes that libraries
+    print unconditionally: Feast's materialize writes colorama codes to stdout either way."""
+    if console.color_system is not None:
+        yield
+        return
+    with redirect_stdout(_StripAnsi(sys.stdout)):
+        yield
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +237,7 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
 def _features(settings: Settings, args: argparse.Namespace) -> int:
     from fraud_detection.loop import prepare_features
 
+    _import_feast()
     result = prepare_features(settings, progress=_progress)
     _report(result.name, result.skipped, result.details)
     return 0
@@ -187,10 +299,10 @@ def _compile(settings: Settings, args: argparse.Namespace) -> int:
             fresh = compile_pipeline(Path(tmp) / target.name).read_text()
         if not target.exists() or target.read_text() != fresh:
             raise FraudDetectionError(f"{target} is stale: run `make pipeline` and commit it")
-        console.print(f"{target} is up to date")
+        _print_path("up to date:", target)
         return 0
     out = compile_pipeline(target)
-    console.print(f"compiled the training pipeline to {out}")
+    _print_path("compiled the training pipeline:", out)
     return 0
 
 
@@ -199,6 +311,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from fraud_detection.summary import print_summary
     from pipelines import run_local
 
+    _import_feast()
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("1/6 data", lambda: prepare_data(settings, force=args.force)),
         ("2/6 features", lambda: prepare_features(settings, progress=_progress)),
@@ -356,15 +469,14 @@ def _print_verdict(record: dict[str, Any]) -> None:
             f"[bold red]Rolled back[/]: {record['stable_version']} keeps all traffic "
             f"({'; '.join(verdict['reasons'])})."
         )
-    console.print(f"Evidence: {record['record']}")
+    _print_path("Evidence:", record["record"])
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import os
-    import subprocess
 
     from fraud_detection.registry import ModelRegistry
-    from fraud_detection.serving.local_server import SERVICE
+    from fraud_detection.serving import local_server
     from fraud_detection.serving.model_store import save_to_bentoml
 
     paths = settings.paths
@@ -375,12 +487,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     env = {**os.environ, "BENTOML_HOME": str(paths.bentoml_home),
            "FRAUD_SERVING_FEATURE_REPO": str(paths.feature_repo)}  # fmt: skip
     console.print(f"serving {tag} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
-    command = [str(Path(sys.executable).with_name("bentoml")), "serve", SERVICE,
-               "--port", str(args.port), "--arg", f"model_tag={tag}"]  # fmt: skip
-    try:
-        return subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 0
+    # Ctrl-C and SIGTERM reach us alone, as exceptions (see main): leaving, this stops the
+    # server's whole process group, then the exception sets our exit status (130 or 143).
+    return local_server.run_in_foreground(local_server.serve_command(tag, args.port), env)
 
 
 def _canary(settings: Settings, args: argparse.Namespace) -> int:
@@ -443,8 +552,8 @@ def _run_monitor(
     for name in ("drift", "quality"):
         summary = getattr(result, name)
         if summary and summary.get("html"):
-            _progress(f"{name} report: {summary['html']}")
-    _progress(f"verdict: {result.out_dir / 'verdict.json'}")
+            _print_path(f"  [dim]·[/] {name} report:", summary["html"])
+    _print_path("  [dim]·[/] verdict:", result.out_dir / "verdict.json")
     return result
 
 
@@ -456,6 +565,7 @@ def _retrain(settings: Settings, result: MonitorResult, drift_text: str) -> None
     from fraud_detection.retraining.launchers import local_launcher
     from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 
+    _import_feast()  # retraining rebuilds the features
     trigger = RetrainingTrigger(
         settings.paths.root / "artifacts" / "retraining",
         min_interval=timedelta(hours=settings.monitor.retrain_min_interval_hours),
@@ -485,10 +595,23 @@ def _progress(message: str) -> None:
 def _report(
     name: str, skipped: bool, details: dict[str, Any], seconds: float | None = None
 ) -> None:
+    """One line for the stage, then one line for each path among its details."""
     state = "[yellow]unchanged, skipped[/]" if skipped else "[green]done[/]"
     took = f" in {seconds:.1f}s" if seconds is not None else ""
-    extra = ", ".join(f"{k}={v}" for k, v in details.items())
-    console.print(f"[bold]{name}[/]: {state}{took}" + (f" ({extra})" if extra else ""))
+    paths = {k: v for k, v in details.items() if _is_path(v)}
+    extra = ", ".join(f"{k}={v}" for k, v in details.items() if k not in paths)
+    console.print(f"[bold]{name}[/]: {state}{took}" + (f" ({escape(extra)})" if extra else ""))
+    for key, path in paths.items():
+        _print_path(f"  {key}:", path)
+
+
+def _print_path(label: str, path: str | Path) -> None:
+    """`label` (markup) and then `path`, whole and verbatim, on one line of its own."""
+    console.print(f"{label} {escape(str(path))}", soft_wrap=True)
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, Path) or (isinstance(value, str) and Path(value).is_absolute())
 
 
 if __name__ == "__main__":

@@ -73,6 +73,11 @@ def print_summary(console: Console, settings: Settings, run: RunLike) -> None:
             console.print(f"  - {reason}")
     if production is not None:
         console.print(f"production model: {settings.model_name} version {production.version}")
-        console.print(f"  model card: {production.path / 'model_card.json'}")
-    console.print(f"gate decision: {run.decision_file}")
-    console.print(f"pipeline log:  {run.log_file}")
+        _print_path(console, "  model card:", production.path / "model_card.json")
+    _print_path(console, "gate decision:", run.decision_file)
+    _print_path(console, "pipeline log: ", run.log_file)
+
+
+def _print_path(console: Console, label: str, path: Path) -> None:
+    # Never wrapped, at any width: a path broken across lines cannot be copied.
+    console.print(f"{label} {path}", markup=False, soft_wrap=True)

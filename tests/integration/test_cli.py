@@ -1,26 +1,42 @@
-"""Bad input through the command line: a clear message, exit status 2, nothing half-written."""
+"""The command line: bad input gets a clear message, exit status 2 and nothing half-written;
+output to a pipe is plain text with every path whole; stopped, `serve` leaves nothing running."""
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from fraud_detection.config import Settings
 from fraud_detection.loop import prepare_data
+from fraud_detection.serving.local_server import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def command(settings: Settings, *args: str) -> list[str]:
+    return [sys.executable, "-m", "fraud_detection", "--workspace", str(settings.workspace), *args]
+
+
+def environment(columns: int = 200) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "FRAUD_DATA__N_CUSTOMERS": "200", "COLUMNS": str(columns)}
+
+
+def cli(settings: Settings, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fraud_detection", "--workspace", str(settings.workspace), *args],
-        capture_output=True, text=True, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "FRAUD_DATA__N_CUSTOMERS": "200", "COLUMNS": "200"},
+        command(settings, *args), capture_output=True, text=True, timeout=300,
+        env=environment(columns),
     )  # fmt: skip
 
 
@@ -74,3 +90,97 @@ def test_bad_drift_setting_is_refused(new_workspace: Callable[..., Settings]) ->
     result = cli(new_workspace(), "generate", "--drift", "amount_scale=big")
     assert result.returncode == 2
     assert "'big' is not a number" in result.stdout
+
+
+def test_piped_output_is_plain_with_paths_whole(new_workspace: Callable[..., Settings]) -> None:
+    """Narrower than any path it prints, piped: no escape codes (Feast's materialize prints
+    colour codes unconditionally), no library warnings, and no path broken across lines."""
+    settings = new_workspace()
+    output = ""
+    for args in (["generate"], ["features"]):
+        result = cli(settings, *args, columns=40)
+        assert result.returncode == 0, result.stdout + result.stderr
+        output += result.stdout + result.stderr
+    assert "\x1b[" not in output, output
+    assert [line for line in output.splitlines() if "Warning" in line] == [], output
+    lines = output.splitlines()
+    for path in (settings.paths.transactions, settings.paths.feature_tables):
+        assert any(line.endswith(f" {path}") for line in lines), output
+    # A path cut short by a line break names nothing: whatever is printed must exist.
+    root = str(settings.paths.root)
+    printed = [p for p in re.findall(r"(?<!\S)/\S+", output) if p.startswith(root)]
+    assert printed and [p for p in printed if not Path(p).exists()] == [], output
+
+
+def test_sigterm_stops_serve_and_its_server(trained_workspace: Settings, tmp_path: Path) -> None:
+    """SIGTERM to the CLI's pid alone (a process manager, `kill PID`): the server it started,
+    in a session of its own, stops too and frees the port."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen(
+            command(trained_workspace, "serve", "--port", str(port)),
+            env=environment(), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server: list[psutil.Process] = []
+    try:
+        _wait_for_livez(serve, port, log)
+        server = psutil.Process(serve.pid).children(recursive=True)
+        assert server, "the CLI started no server process"
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 128 + signal.SIGTERM, log.read_text()
+        assert _port_closes(port, within_s=20), f"port {port} still accepts connections"
+        assert _running(server) == [], log.read_text()
+        assert _bentoml_on(port) == []
+    finally:  # whatever failed, leave nothing of ours running
+        if serve.poll() is None:
+            serve.kill()
+        for process in _running(server):
+            process.kill()
+        serve.wait(timeout=10)
+
+
+def _wait_for_livez(serve: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert serve.poll() is None, f"serve exited with {serve.returncode}:\n{log.read_text()}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"the server never answered /livez:\n{log.read_text()}")
+
+
+def _port_closes(port: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running (a zombie has exited; only its parent has not collected it yet)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _bentoml_on(port: int) -> list[str]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any("bentoml" in part for part in cmdline) and str(port) in cmdline:
+            found.append(" ".join(cmdline))
+    return found

@@ -1,4 +1,7 @@
-"""Run the BentoML service as a real local server on a free port (demo, canary, tests, bench)."""
+"""Run the BentoML service as a real local server: on a free port for as long as a `with` block
+(demo, canary, tests, bench), or in the foreground (`fraud-detection serve`).
+
+Each server leads a process group of its own, its workers included, and stops as a group."""
 
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from fraud_detection.errors import FraudDetectionError
 
@@ -68,22 +72,48 @@ def serve(
         **({"FRAUD_SERVING_MODEL_DIR": str(model_dir)} if model_dir else {}),
         **(extra_env or {}),
     }
-    command = [
-        str(Path(sys.executable).with_name("bentoml")), "serve", SERVICE,
-        "--host", "127.0.0.1", "--port", str(port), "--arg", f"model_tag={model_tag}",
-    ]  # fmt: skip
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=project_root, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # so stopping it stops its worker processes too
-        )  # fmt: skip
-    server = LocalServer(f"http://127.0.0.1:{port}", log_file, process)
+        process = start(serve_command(model_tag, port, "127.0.0.1"), env, project_root, log)
     try:
+        server = LocalServer(f"http://127.0.0.1:{port}", log_file, process)
         _wait_ready(server, ready_timeout_s, wait_for)
         yield server
     finally:
-        _stop(process)
+        stop(process)
+
+
+def serve_command(model_tag: str, port: int, host: str | None = None) -> list[str]:
+    """`bentoml serve` for the service with `model_tag`; without `host`, on BentoML's default
+    (all interfaces)."""
+    bentoml = str(Path(sys.executable).with_name("bentoml"))
+    return [bentoml, "serve", SERVICE, *(["--host", host] if host else []),
+            "--port", str(port), "--arg", f"model_tag={model_tag}"]  # fmt: skip
+
+
+def start(
+    command: list[str], env: dict[str, str], cwd: Path | None = None, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `command` as the leader of a new session (so that `stop` reaches its workers too),
+    with its stdout and stderr into `log`, or ours."""
+    return subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log else None,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
+    """Run a server with our stdout and stderr until it exits, and return its status.
+
+    Whatever ends the wait (Ctrl-C's KeyboardInterrupt, or the SystemExit the CLI raises on
+    SIGTERM) stops the server's whole group before it propagates: in a session of its own the
+    server gets no Ctrl-C from the terminal, and must not outlive us holding its port.
+    """
+    process = start(command, env)
+    try:
+        return process.wait()
+    finally:
+        stop(process)
 
 
 def _wait_ready(server: LocalServer, timeout_s: float, path: str) -> None:
@@ -106,15 +136,32 @@ def _wait_ready(server: LocalServer, timeout_s: float, path: str) -> None:
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """Stop a process started by `start` and its group: SIGTERM, up to `timeout_s` to exit,
+    then SIGKILL. Interrupted while waiting (a second Ctrl-C), it kills at once, then re-raises.
+    """
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        _signal_group(process, signal.SIGTERM)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        _kill_group(process)
+    except BaseException:
+        _kill_group(process)
+        raise
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    _signal_group(process, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    # Only while the leader is unreaped: until then its pid, the group's id, cannot be reused.
+    if process.returncode is None:
+        with suppress(ProcessLookupError):  # the whole group has exited already
+            os.killpg(process.pid, signum)
 
 
 def _tail(log_file: Path, lines: int = 15) -> str:
