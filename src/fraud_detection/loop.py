@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,8 @@ def prepare_data(
 
 
 def prepare_features(settings: Settings, progress: Callable[[str], None] = print) -> StageResult:
-    """Build the feature tables (if the data changed), `feast apply`, materialize online."""
+    """Build the feature tables (if the data changed), `feast apply`, and load the online store
+    with the values as of the data's end."""
     from fraud_detection.features import store as feature_store  # Feast is slow to import
 
     paths = settings.paths
@@ -72,8 +72,9 @@ def prepare_features(settings: Settings, progress: Callable[[str], None] = print
         _write_stamp(stamp, inputs)
     progress("feast apply")
     store = feature_store.apply(paths.feature_repo)
-    progress("feast materialize-incremental")
-    feature_store.materialize_incremental(store, datetime.now(UTC))
+    end = settings.data.end_timestamp()
+    progress(f"feast materialize: online values as of {end:%Y-%m-%d %H:%M} UTC (the data's end)")
+    feature_store.materialize_window(store, end)
     return StageResult("features", skipped=skipped, details={"tables": str(paths.feature_tables)})
 
 

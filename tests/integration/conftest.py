@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,34 @@ GOOD = {
 }
 # Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
 SMALL_DATA = {"n_customers": 400, "days": 40}
+# The generated history ends on a fixed day, so that a commit trains the same models and reaches
+# the same decisions on any day. FRAUD_DATA__END picks another day (to check that the tests do
+# not depend on one); the demo alone ends its history today.
+DATA_END = date.fromisoformat(os.environ.get("FRAUD_DATA__END") or "2026-03-02")
 
 
 def make_workspace(root: Path, **data: object) -> Settings:
     """A fresh workspace: the project's feature repo plus settings pointing at `root`."""
     shutil.copytree(REPO_ROOT / "feature_repo", root / "feature_repo")
-    today = datetime.now(UTC).date() + timedelta(days=1)
-    return Settings(workspace=root, data=DataSettings(**{**SMALL_DATA, "end": today, **data}))
+    return Settings(workspace=root, data=DataSettings(**{**SMALL_DATA, "end": DATA_END, **data}))
+
+
+def assert_online_features_present(settings: Settings) -> None:
+    """Every feature is online for the customers the data knows. The model tolerates missing
+    features, so without this check a store that loaded nothing would score blind, unseen."""
+    import pandas as pd
+
+    from fraud_detection.features import store as feature_store
+
+    known = pd.read_parquet(settings.paths.transactions, columns=["customer_id"])["customer_id"]
+    customers = sorted(known.unique().tolist())
+    store = feature_store.open_store(settings.paths.feature_repo)
+    online = feature_store.online_features(store, settings.feature_service, customers)
+    complete = online.drop(columns="customer_id").notna().all(axis=1)
+    assert complete.mean() >= 0.95, (
+        f"only {complete.mean():.0%} of {len(customers)} known customers have every feature "
+        f"online (history ends {settings.data.end_timestamp():%Y-%m-%d})"
+    )
 
 
 @pytest.fixture
@@ -48,6 +70,7 @@ def ready_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_workspace(tmp_path_factory.mktemp("workspace"))
     prepare_data(settings)
     prepare_features(settings, progress=lambda _: None)
+    assert_online_features_present(settings)
     return settings
 
 
@@ -62,6 +85,7 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_workspace(tmp_path_factory.mktemp("trained"))
     prepare_data(settings)
     prepare_features(settings, progress=lambda _: None)
+    assert_online_features_present(settings)
     run = run_local.run(settings, report=lambda _: None)
     assert run.decision["passed"], run.decision["reasons"]
     return settings

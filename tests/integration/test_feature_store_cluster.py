@@ -50,15 +50,9 @@ def cluster_store(trained_workspace: Settings, cluster_env: dict[str, str]) -> o
     """feast apply + materialize with the cluster profile, as the workspace-init Job does."""
     repo = trained_workspace.paths.feature_repo
     store = feature_store.apply(repo, repo / "feature_store.cluster.yaml")
-    # Up to the same instant as the local profile's last materialization: the generated data
-    # runs into the future, so a later end would load newer rows and the profiles would differ.
-    local = feature_store.open_store(repo)
-    end = max(
-        interval[1]
-        for view in local.list_feature_views()
-        for interval in view.materialization_intervals
-    )
-    feature_store.materialize_incremental(store, end)
+    # As of the same instant as the local profile: the end of the generated history.
+    end = trained_workspace.data.end_timestamp()
+    feature_store.materialize_window(store, end)
     return store
 
 

@@ -109,9 +109,19 @@ def apply(repo_path: Path, config_file: Path | None = None) -> FeatureStore:
     return store
 
 
-def materialize_incremental(store: FeatureStore, end: datetime) -> None:
-    """Load feature values newer than the last run (or within each view's TTL) online."""
-    store.materialize_incremental(end_date=end)
+def materialize_window(store: FeatureStore, end: datetime) -> None:
+    """Load each view's values of [`end` − its TTL, `end`) into the online store.
+
+    `end` is where the history ends, not the clock: Feast's `materialize_incremental` starts a
+    view's first run at now − TTL, which loads nothing from a history that ended longer ago than
+    the TTL (a test's pinned dates, a replayed history). The online store keeps the latest row
+    per key, so loading the whole window again after the history was rebuilt is what refreshes
+    it; `make feast-materialize` remains the incremental, clock-driven run of a live system.
+    """
+    for view in store.list_feature_views():
+        if view.ttl is None or view.ttl.total_seconds() <= 0:
+            raise FeatureRepoError(f"{view.name}: needs a positive ttl to be materialized")
+        store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])
 
 
 def require_applied(store: FeatureStore, service_name: str) -> FeatureService:

@@ -4,7 +4,7 @@ a running server, with their labels written later as delayed ground truth."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -15,9 +15,12 @@ from fraud_detection.rollout.traffic import Client, payloads
 
 
 def fresh_transactions(settings: Settings, drift: DriftSpec, rows: int, seed: int) -> pd.DataFrame:
-    """`rows` transactions of the coming day by the same customers (same seed, so the same
-    habits), sampled across the whole day so that hours of day keep their distribution."""
-    day = datetime.now(UTC).date() + timedelta(days=2)
+    """`rows` transactions of the day after the history by the same customers (same seed, so
+    the same habits), sampled across the whole day so that hours of day keep their distribution.
+
+    The day follows the history's end, not the clock, so pinned settings give the same traffic
+    on any day."""
+    day = settings.data.end_timestamp().date() + timedelta(days=1)
     data = settings.data.model_copy(update={"end": day, "days": 1})
     generated = generate(data, drift).transactions
     frame = generated.sample(min(rows, len(generated)), random_state=seed)
