@@ -70,13 +70,17 @@ class OnlineFeatures:
             if probing:  # the probe has its own deadline
                 found = self._read(rows)
             else:
-                found = self._lookups.submit(self._read, rows).result(self._lookup_timeout_s)
+                pending = self._lookups.submit(self._read, rows)
+                found = pending.result(self._lookup_timeout_s)
         except TimeoutError:
             log.warning(
                 "online feature lookup did not answer within %.2fs; "
                 "scoring without stored features",
                 self._lookup_timeout_s,
             )
+            # A store that fails slowly (a slow machine, a cold connection) would otherwise
+            # never say why: its error arrives after the request stopped waiting.
+            pending.add_done_callback(_log_late_failure)
             self._last_probe = (time.monotonic(), False)
             self._skip_until = time.monotonic() + self._probe_interval_s
             return Lookup([dict.fromkeys(self.names) for _ in rows], degraded=True)
@@ -114,6 +118,12 @@ class OnlineFeatures:
         self._last_probe = (now, ok)
         self._skip_until = -float("inf") if ok else now + self._probe_interval_s
         return ok
+
+
+def _log_late_failure(lookup: concurrent.futures.Future[dict[str, list[Any]]]) -> None:
+    error = lookup.exception()
+    if error is not None:
+        log.warning("online feature lookup failed after its deadline: %s", error)
 
 
 def _number(value: Any) -> float | None:
