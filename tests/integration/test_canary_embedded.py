@@ -1,7 +1,10 @@
 """The embedded canary end to end: two real BentoML servers, real traffic, then the verdict.
 
-A broken or worse candidate is rolled back and production keeps all traffic; a sound one is
-promoted by moving the production pointer.
+A broken or worse candidate is rolled back and production keeps all traffic; a better one is
+promoted by moving the production pointer. Each expected decision is one the data supports:
+the candidate that must win was retrained after the world drifted and production was not, so
+its lead on the probe set is far beyond the probe set's noise. Two models of equal quality
+would be indistinguishable on 400 rows, and no test here expects a decision between them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
-from fraud_detection.config import Settings, TrainingSettings
+from fraud_detection.config import Settings
+from fraud_detection.data.generate import DriftSpec
 from fraud_detection.features.derived import model_frame
+from fraud_detection.loop import prepare_data, prepare_features
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.registry.local import CARD_FILE
 from fraud_detection.rollout.embedded import candidate_of, run_canary
@@ -28,20 +33,25 @@ from pipelines import run_local
 pytestmark = pytest.mark.integration
 
 
+# The world after production was trained: legitimate customers spend more and further from home.
+# Production flags much of that as fraud; a model retrained on the new history does not.
+DRIFT = DriftSpec(amount_scale=2.5, distance_scale=3, night_share=0.3)
+
+
 @pytest.fixture(scope="module")
 def with_candidate(
     trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
-    """A copy of the trained workspace plus a second, sound model registered as a candidate."""
+    """The trained workspace after the world drifted: production was trained before the drift,
+    and a model retrained on the drifted history is registered as its candidate."""
     root = tmp_path_factory.mktemp("canary") / "workspace"
     shutil.copytree(trained_workspace.paths.root, root)
     # A broken candidate never turns ready; do not wait the production default for it.
     rollout = trained_workspace.rollout.model_copy(update={"ready_timeout_s": 45.0})
     settings = trained_workspace.model_copy(update={"workspace": root, "rollout": rollout})
-    retrained = settings.model_copy(
-        update={"training": TrainingSettings(seed=11, learning_rate=0.06, max_iter=300)}
-    )
-    run = run_local.run(retrained, promote=False, report=lambda _: None)
+    prepare_data(settings, DRIFT)
+    prepare_features(settings, progress=lambda _: None)
+    run = run_local.run(settings, promote=False, report=lambda _: None)
     assert run.decision["passed"], run.decision["reasons"]
     return settings
 
@@ -130,6 +140,9 @@ def test_sound_candidate_is_promoted_with_its_evidence_recorded(
     result = run_canary(settings, candidate.version, lambda _: None)
 
     assert result.promoted, result.verdict.reasons
+    # The decision rests on a lead well beyond the probe set's noise, not on a coin flip.
+    lead = result.verdict.candidate["probe_pr_auc"] - result.verdict.stable["probe_pr_auc"]
+    assert lead > 0.05, result.verdict.to_dict()
     production = registry.production()
     assert production is not None and production.version == candidate.version
     history = json.loads(registry.production_file.read_text())["history"]
