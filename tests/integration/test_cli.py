@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from conftest import DATA_END
 
 from fraud_detection.config import Settings
 from fraud_detection.loop import prepare_data
@@ -30,7 +31,9 @@ def command(settings: Settings, *args: str) -> list[str]:
 
 
 def environment(columns: int = 200) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "FRAUD_DATA__N_CUSTOMERS": "200", "COLUMNS": str(columns)}
+    # The same pinned history as the workspaces the fixtures build.
+    return {"PATH": "/usr/bin:/bin", "FRAUD_DATA__N_CUSTOMERS": "200", "COLUMNS": str(columns),
+            "FRAUD_DATA__END": DATA_END.isoformat()}  # fmt: skip
 
 
 def cli(settings: Settings, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
