@@ -84,7 +84,12 @@ class RolloutSettings(_Section):
     )
     max_quality_drop: float = Field(default=0.02, ge=0, le=1)
     quality_metrics: tuple[str, ...] = ("pr_auc", "recall_at_fpr")
-    ready_timeout_s: float = Field(default=90.0, gt=0)
+    ready_timeout_s: float = Field(
+        default=300.0, gt=0,
+        description="How long a candidate may take to become ready. On the cluster this must "
+        "cover the predictor's startup probe (36 × 5 s), its first readiness check, and the "
+        "scheduling and reconcile before the container starts.",
+    )  # fmt: skip
 
 
 class MonitorSettings(_Section):
