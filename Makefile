@@ -85,7 +85,7 @@ bench-load: $(INSTALLED) ## Bounded load on the local service: throughput, p50/p
 monitor: $(INSTALLED) ## Check the prediction log for drift and quality loss (RETRAIN=1 to act)
 	$(CLI) monitor $(if $(RETRAIN),--retrain,)
 
-kind-up: ## Create the kind cluster and install KServe, KFP, Redis, PostgreSQL (docs/kind.md)
+kind-up: $(INSTALLED) ## Create the kind cluster and install KServe, KFP, Redis, PostgreSQL (docs/kind.md)
 	scripts/kind-up.sh
 
 kind-down: ## Delete the kind cluster

@@ -40,5 +40,24 @@ fi
 "${VENV_BIN}/bentoml" containerize "$bento" --image-tag "fraud-detection-serving:${APP_VERSION}"
 
 step "load into kind cluster ${CLUSTER_NAME}"
-kind load docker-image --name "$CLUSTER_NAME" \
-  "fraud-detection-pipeline:${APP_VERSION}" "fraud-detection-serving:${APP_VERSION}"
+# Not `kind load docker-image`: with Docker's containerd image store its `docker save` writes
+# the image index, whose other entries (platforms never pulled, build attestations) the node's
+# `ctr images import --all-platforms` cannot find (kubernetes-sigs/kind #3795, #4066). A save of
+# the node's platform alone (Docker 28, API 1.48) holds one manifest. A file, not a pipe into
+# /dev/stdin: kind opens the archive once per node.
+images=("fraud-detection-pipeline:${APP_VERSION}" "fraud-detection-serving:${APP_VERSION}")
+read -r client_version api_version platform < <(
+  docker version --format '{{.Client.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}'
+) || true
+[[ "${platform:-}" =~ ^[a-z0-9]+/[a-z0-9]+$ ]] ||
+  die "cannot read Docker's client version, API version and platform from docker version"
+archive_dir="$(mktemp -d)"
+trap 'rc=$?; rm -rf "$archive_dir"; report_failed_step "$rc"' EXIT
+archive="${archive_dir}/images.tar"
+if version_at_least "$client_version" 28.0 && version_at_least "$api_version" 1.48; then
+  docker save --platform "$platform" --output "$archive" "${images[@]}"
+else
+  log "Docker ${client_version} (API ${api_version}) cannot save one platform; if the load fails with 'content digest ... not found', upgrade to Docker 28 or turn off its containerd image store"
+  docker save --output "$archive" "${images[@]}"
+fi
+kind load image-archive "$archive" --name "$CLUSTER_NAME"

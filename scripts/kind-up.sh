@@ -12,23 +12,75 @@ MIN_CPUS="${KIND_MIN_CPUS:-6}"
 MIN_MEMORY_GB="${KIND_MIN_MEMORY_GB:-12}"
 WAIT="${KIND_WAIT_TIMEOUT:-10m}"
 
+# True for a whole number (what docker info and the KIND_MIN_* settings must be).
+is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
+# Bytes as decimal GB with one decimal, for messages.
+decimal_gb() {
+  local tenths=$((($1 + 50000000) / 100000000))
+  printf '%d.%d' $((tenths / 10)) $((tenths % 10))
+}
+
+# crds_of_group GROUP: of the CustomResourceDefinitions on stdin, print those of API group
+# GROUP, with the project's Python and its PyYAML (kubectl cannot select by spec.group).
+# Anything that is not a CRD with a spec.group stops the install: the input is not what the
+# filter was written for.
+read -r -d '' CRD_FILTER <<'PY' || true
+import sys
+from collections import Counter
+
+import yaml
+
+group = sys.argv[1]
+kept, dropped = [], Counter()
+for doc in yaml.safe_load_all(sys.stdin):
+    if not doc:
+        continue
+    kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
+    found = (doc.get("spec") or {}).get("group") if isinstance(doc, dict) else None
+    if kind != "CustomResourceDefinition" or not found:
+        sys.exit(f"not a CustomResourceDefinition with a spec.group: a {kind} document")
+    if found == group:
+        kept.append(doc)
+    else:
+        dropped[found] += 1
+if not kept:
+    sys.exit(f"no CustomResourceDefinition of group {group} in the input")
+others = ", ".join(f"{n} of {g}" for g, n in sorted(dropped.items())) or "none"
+print(f"{len(kept)} CRDs of {group} kept; dropped: {others}", file=sys.stderr)
+yaml.safe_dump_all(kept, sys.stdout, sort_keys=False)
+PY
+PYTHON="${ROOT}/.venv/bin/python"
+crds_of_group() { "$PYTHON" -c "$CRD_FILTER" "$1" || die "cannot select the ${1} CRDs"; }
+
 step "preflight: tools"
 require_cluster_tools
+[ -x "$PYTHON" ] ||
+  die "${PYTHON} is missing: run make kind-up (it creates the project's virtual environment first)"
 
 step "preflight: Docker resources"
-read -r cpus memory_bytes < <(docker info --format '{{.NCPU}} {{.MemTotal}}')
-memory_gb=$((memory_bytes / 1024 / 1024 / 1024))
+read -r cpus memory_bytes < <(docker info --format '{{.NCPU}} {{.MemTotal}}') || true
+{ is_count "$cpus" && is_count "$memory_bytes"; } ||
+  die "cannot read Docker's CPUs and memory from docker info (got '${cpus} ${memory_bytes}')"
+is_count "$MIN_CPUS" || die "KIND_MIN_CPUS must be a whole number (got '${MIN_CPUS}')"
+is_count "$MIN_MEMORY_GB" || die "KIND_MIN_MEMORY_GB must be a whole number of GB (got '${MIN_MEMORY_GB}')"
 [ "$cpus" -ge "$MIN_CPUS" ] ||
   die "Docker has ${cpus} CPUs; the lite profile needs ${MIN_CPUS} (8 recommended). Raise Docker's CPU limit or set KIND_MIN_CPUS."
-[ "$memory_gb" -ge "$MIN_MEMORY_GB" ] ||
-  die "Docker has ${memory_gb} GB of memory; the lite profile needs ${MIN_MEMORY_GB} (16 recommended). Raise Docker's memory limit or set KIND_MIN_MEMORY_GB."
+# Compared in bytes: a VM set to N GB (or GiB) reports a little less as MemTotal, since its
+# kernel keeps some, so flooring to whole GiB refused a VM set to exactly the minimum. The 5 %
+# allowance covers that reserve, not a smaller VM.
+min_memory_bytes=$((MIN_MEMORY_GB * 1000000000 * 95 / 100))
+[ "$memory_bytes" -ge "$min_memory_bytes" ] ||
+  die "Docker has $(decimal_gb "$memory_bytes") GB of memory (${memory_bytes} bytes); the lite profile needs ${MIN_MEMORY_GB} GB, i.e. at least ${min_memory_bytes} bytes reported (16 GB recommended). Raise Docker's memory limit or set KIND_MIN_MEMORY_GB."
+log "Docker has ${cpus} CPUs and $(decimal_gb "$memory_bytes") GB of memory"
 
 step "preflight: inotify limits"
 # KFP's and KServe's controllers watch many files: kind's default host limits make pods fail
 # with "too many open files" (https://kind.sigs.k8s.io/docs/user/known-issues/).
-if [ -r /proc/sys/fs/inotify/max_user_watches ]; then
-  watches="$(cat /proc/sys/fs/inotify/max_user_watches)"
-  instances="$(cat /proc/sys/fs/inotify/max_user_instances)"
+# KIND_INOTIFY_DIR: where the limits are read (a test points it at files of its own).
+inotify="${KIND_INOTIFY_DIR:-/proc/sys/fs/inotify}"
+if [ -r "${inotify}/max_user_watches" ]; then
+  watches="$(cat "${inotify}/max_user_watches")"
+  instances="$(cat "${inotify}/max_user_instances")"
   if [ "$watches" -lt 524288 ] || [ "$instances" -lt 512 ]; then
     die "inotify limits too low (max_user_watches=${watches}, max_user_instances=${instances}); run:
   sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512"
@@ -62,12 +114,20 @@ kubectl wait --for=condition=Established --timeout=60s \
   crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io
 
 step "Envoy Gateway ${ENVOY_GATEWAY_VERSION}"
-# Its CRDs first, server-side, so they can take over fields of the Gateway API CRDs above.
+# The chart's crds/ also bundle the experimental-channel Gateway API CRDs, which the standard
+# install's safe-upgrades ValidatingAdmissionPolicy refuses over the standard ones above: apply
+# only Envoy's own group (as KServe's install script does). --force-conflicts takes their fields
+# over where an earlier install let the chart own them.
 helm show crds oci://docker.io/envoyproxy/gateway-helm --version "$ENVOY_GATEWAY_VERSION" |
+  crds_of_group gateway.envoyproxy.io |
   kubectl apply --server-side --force-conflicts -f -
+kubectl wait --for=condition=Established --timeout=60s crd/envoyproxies.gateway.envoyproxy.io
+# --skip-crds: no CRDs from the chart (Envoy's are applied above). The safe-upgrades policy
+# belongs to Gateway API's install above; without the --set the chart renders its own copy.
 helm upgrade --install eg oci://docker.io/envoyproxy/gateway-helm \
   --version "$ENVOY_GATEWAY_VERSION" --namespace envoy-gateway-system --create-namespace \
-  --skip-crds --wait --timeout "$WAIT"
+  --skip-crds --set crds.gatewayAPI.safeUpgradePolicy.enabled=false \
+  --wait --timeout "$WAIT"
 
 step "KServe ingress Gateway"
 kubectl create namespace kserve --dry-run=client -o yaml | kubectl apply -f -

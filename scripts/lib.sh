@@ -31,8 +31,10 @@ step() {
   STEP="$*"
   log "== ${STEP}"
 }
+# report_failed_step [RC]: the EXIT trap. A script with a trap of its own passes the status it
+# saved first, since its cleanup commands reset $?.
 report_failed_step() {
-  local rc=$?
+  local rc="${1:-$?}"
   [ "$rc" -eq 0 ] || printf '%s [%s] failed during step: %s (exit %s)\n' \
     "$(date -u +%H:%M:%S)" "$SCRIPT_NAME" "$STEP" "$rc" >&2
 }
