@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
         tools test test-slow lint format bench bench-serving bench-monitoring bench-load monitor lock clean \
-        kind-up kind-down images deploy e2e cluster-logs promote
+        kind-up kind-down images deploy e2e cluster-logs promote rollback
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -105,6 +105,9 @@ cluster-logs: ## Collect pods, events and logs into artifacts/cluster-logs/
 
 promote: $(INSTALLED) ## Canary MODEL_VERSION on the cluster; promote or roll back on evidence
 	MODEL_VERSION="$(MODEL_VERSION)" scripts/promote.sh
+
+rollback: ## Undo the last rollout step in the cluster: drop a running canary, else previous version
+	scripts/rollback.sh
 
 lock: ## Re-resolve dependencies into requirements.lock
 	scripts/lock.sh

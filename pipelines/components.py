@@ -228,24 +228,38 @@ def rollout_canary(
     namespace: str,
     storage_uri_prefix: str,
     transactions_path: str,
-    canary_percent: int,
+    registry_root: str,
+    model_name: str,
+    rollout_settings: dict,  # type: ignore[type-arg]  # KFP accepts bare `dict` only
     target_fpr: float,
+    seed: int,
 ) -> bool:
     """Canary the packaged version on the KServe InferenceService; promote or roll back.
 
-    Needs a ServiceAccount allowed to get and patch InferenceServices in `namespace`.
-    Returns True when the candidate was promoted.
+    The same code as the in-cluster rollout Job (`fraud_detection.rollout.cluster_job`): a
+    promotion moves the InferenceService and the registry's production pointer together.
+    `rollout_settings` is the whole `RolloutSettings`, one JSON object (omitted keys keep
+    their defaults). Needs a ServiceAccount allowed to get and patch InferenceServices in
+    `namespace`. Returns True when the candidate was promoted.
     """
+    import json
     from pathlib import Path
 
-    from fraud_detection.config import RolloutSettings
-    from fraud_detection.rollout import kserve
+    from fraud_detection.registry import ModelRegistry
+    from fraud_detection.rollout import cluster_job
 
-    verdict = kserve.canary_with_recent_traffic(
-        isvc_name, namespace, version, f"{storage_uri_prefix.rstrip('/')}/{version}",
-        Path(transactions_path), RolloutSettings(canary_percent=canary_percent), target_fpr,
+    target = cluster_job.Target(
+        isvc=isvc_name, namespace=namespace, storage_prefix=storage_uri_prefix,
+        registry=ModelRegistry(Path(registry_root), model_name),
+        rollout=cluster_job.parse_settings(json.dumps(rollout_settings)),
+        transactions=Path(transactions_path), target_fpr=target_fpr, seed=seed,
     )  # fmt: skip
-    for reason in verdict.reasons:
-        print(f"canary: {reason}")
-    print("promoted" if verdict.promote else "rolled back")
+    production = target.registry.production()
+    if production is not None and production.version == version:
+        # A re-run that trained the same model again (same data, same parameters): the
+        # content-addressed registry gave it production's version; there is nothing to roll out.
+        print(f"{version} is production already: no canary")
+        return True
+    verdict = cluster_job.promote(target, version)
+    cluster_job.report_verdict(verdict)
     return verdict.promote

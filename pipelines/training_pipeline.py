@@ -11,7 +11,7 @@ from pathlib import Path
 from kfp import compiler, dsl, kubernetes
 from kfp.dsl import Artifact
 
-from fraud_detection.config import GateSettings, RolloutSettings, Settings, TrainingSettings
+from fraud_detection.config import GateSettings, Settings, TrainingSettings
 from pipelines.components import (
     build_training_set,
     evaluate_model,
@@ -24,7 +24,7 @@ from pipelines.components import (
 )
 
 PIPELINE_NAME = "fraud-detection-training"
-_T, _G, _R, _S = TrainingSettings(), GateSettings(), RolloutSettings(), Settings.model_fields
+_T, _G, _S = TrainingSettings(), GateSettings(), Settings.model_fields
 # Where the cluster mounts the shared workspace volume (data, feature repo, registry).
 CLUSTER_WORKSPACE = "/workspace"
 # The claim behind it, in the namespace KFP runs pipeline pods in (k8s/platform/base/storage.yaml).
@@ -70,10 +70,14 @@ def training_pipeline(
     isvc_name: str = "fraud-detection",
     namespace: str = "fraud-detection",
     model_storage_prefix: str = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions",
-    canary_percent: int = _R.canary_percent,
+    # Empty: RolloutSettings' own defaults, read where the step runs (config.py is their one
+    # source); a submitter sends the whole object, e.g. `Settings().rollout.model_dump()`.
+    rollout_settings: dict = {},  # type: ignore[type-arg]  # noqa: B006
 ) -> Artifact:
     """`rollout="kserve"` adds the last step: a canary of the new model on the cluster's
-    InferenceService (with `promote=False`, so that only the canary decides)."""
+    InferenceService (with `promote=False`, so that only the canary decides; a promotion moves
+    the registry's production pointer with the InferenceService). `rollout_settings` is the
+    whole `RolloutSettings` as one JSON object: every `rollout.*` setting reaches the cluster."""
     ingest = ingest_data(transactions_path=transactions_path, data_fingerprint=data_fingerprint)
     dataset = build_training_set(
         validated=ingest.outputs["validated"],
@@ -141,8 +145,11 @@ def training_pipeline(
                 namespace=namespace,
                 storage_uri_prefix=model_storage_prefix,
                 transactions_path=transactions_path,
-                canary_percent=canary_percent,
+                registry_root=registry_root,
+                model_name=model_name,
+                rollout_settings=rollout_settings,
                 target_fpr=target_fpr,
+                seed=seed,
             ).after(packaged)
             canary.set_caching_options(False)
     for task in (ingest, dataset, train, evaluate, gate, register, packaged, canary):

@@ -4,6 +4,10 @@
 #   2. the chart: InferenceService serving that model, CronJobs, RBAC, NetworkPolicies
 #   3. the compiled KFP pipeline, uploaded and run through the KFP API; its last step canaries
 #      the model it trains on the InferenceService and promotes or rolls back on the evidence
+#      (a promotion moves the registry's production pointer with the InferenceService)
+# The chart always renders what the registry says is production (workspace-init prints it), so
+# re-deploying never reverts a promotion. ROLLOUT_SETTINGS (one JSON object of RolloutSettings
+# keys) reaches the pipeline's rollout step whole.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,19 +36,34 @@ log "production model ${version}"
 step "chart release ${RELEASE}"
 helm upgrade --install "$RELEASE" "${ROOT}/charts/fraud-detection" --namespace "$APP_NAMESPACE" \
   --values "${ROOT}/charts/fraud-detection/values-kind.yaml" \
-  --set "model.storageUri=${MODEL_URI_PREFIX}/${version}" --wait --timeout 10m
+  --set "model.storageUri=${MODEL_URI_PREFIX}/${version}" --set "predictor.name=v-${version}" \
+  --wait --timeout 10m
 kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=10m
 
 step "training pipeline on KFP (port-forward to the API on localhost:${KFP_LOCAL_PORT})"
 kubectl port-forward -n "$KFP_NAMESPACE" svc/ml-pipeline "${KFP_LOCAL_PORT}:8888" >/dev/null &
 forward=$!
-trap 'kill "$forward" 2>/dev/null || true; report_failed_step' EXIT
+trap 'rc=$?; kill "$forward" 2>/dev/null || true; report_failed_step "$rc"' EXIT
 retry 15 2 curl -fsS -o /dev/null "http://127.0.0.1:${KFP_LOCAL_PORT}/apis/v2beta1/healthz"
-# A different seed than the first model, so that the canary compares two real candidates.
+# The challenger must differ from the first model, or the content-addressed registry gives it
+# the same version and the canary compares production with itself. The seed does not do it:
+# with early stopping off and fewer rows than its binning subsample, the classifier draws no
+# random numbers, so another seed changes only the pickled parameter, not one tree
+# (tests/unit/test_deploy_challenger.py). Fewer boosting rounds change the trees.
+CHALLENGER_PARAMS=(--param max_iter=200)
+rollout_params=()
+[ -z "${ROLLOUT_SETTINGS:-}" ] || rollout_params=(--param "rollout_settings=${ROLLOUT_SETTINGS}")
 (cd "$ROOT" && "${VENV_BIN}/fraud-detection" submit --host "http://127.0.0.1:${KFP_LOCAL_PORT}" \
-  --param rollout=kserve --param promote=false --param seed=7 \
+  --param rollout=kserve --param promote=false "${CHALLENGER_PARAMS[@]}" "${rollout_params[@]}" \
   --param "isvc_name=${RELEASE}" --param "namespace=${APP_NAMESPACE}" \
   --param "model_storage_prefix=${MODEL_URI_PREFIX}" --timeout 3600)
+kill "$forward" 2>/dev/null || true
+
+step "registry and InferenceService agree (read in the cluster)"
+state="$(ROLLOUT_JOB_DEADLINE=240 "${ROOT}/scripts/rollout-job.sh" status)"
+printf '%s\n' "$state"
+grep -qx 'agree=yes' <<<"$state" ||
+  die "the registry's production and the InferenceService disagree (above): re-run make deploy"
 
 step "done"
 log "deployed; make e2e sends traffic through the gateway and runs the monitor once"

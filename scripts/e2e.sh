@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
 # End-to-end check of a deployed cluster (after make deploy):
 #   1. the InferenceService is Ready; requests through the ingress Gateway are scored
-#   2. the traffic split in its status matches its spec (stable, and canary when one runs)
-#   3. the monitor CronJob runs once and reaches a verdict
-# On failure it collects pods, events and logs into artifacts/cluster-logs/.
+#   2. the registry's production (read in the cluster) is what the InferenceService serves
+#   3. a canary, enabled explicitly (the rollout Job): the HTTPRoute backend weights are
+#      stable 80 / canary 20, and the split observed over E2E_SPLIT_REQUESTS requests through
+#      the Gateway (each answer names its model version) is within E2E_SPLIT_TOLERANCE points
+#   4. the canary rolled back: one backend again, every answer from production (100/0)
+#   5. a promotion (canary, analysis, verdict in the cluster): the registry's production pointer
+#      and the InferenceService both name the promoted version
+#   6. the monitor CronJob runs once and reaches a verdict
+# It changes production (step 5): run it on a cluster made for it. On failure it collects pods,
+# events and logs into artifacts/cluster-logs/.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GATEWAY_URL="${GATEWAY_URL:-http://127.0.0.1:8080}"
 REQUESTS="${E2E_REQUESTS:-50}"
+CANARY_PERCENT=20
+# At 20 % and 400 requests the share's standard deviation is 2 points: 6 is about three.
+SPLIT_REQUESTS="${E2E_SPLIT_REQUESTS:-400}"
+SPLIT_TOLERANCE="${E2E_SPLIT_TOLERANCE:-6}"
+# The whole rollout settings for every rollout Job below: a 20 % canary, and a readiness deadline
+# that covers the predictor's startup probe (36 x 5 s) plus scheduling and the model mount.
+export ROLLOUT_SETTINGS="${ROLLOUT_SETTINGS:-{\"canary_percent\": ${CANARY_PERCENT}, \"ready_timeout_s\": 300\}}"
+ROLLOUT_JOB="${ROOT}/scripts/rollout-job.sh"
+# Each rollout Job's deadline, in seconds (rollout-job.sh waits 180 s longer for its pod):
+# reading state; a canary's readiness (ready_timeout_s) plus its start; readiness plus the
+# analysis (300 requests and a 400-row probe set to each predictor).
+STATUS_DEADLINE=240
+CANARY_DEADLINE=480
+PROMOTE_DEADLINE=780
+# How long the HTTPRoutes may take to show a change, and the Gateway to apply it.
+ROUTE_TIMEOUT="${E2E_ROUTE_TIMEOUT:-120}"
+ROUTE_SETTLE_SECONDS="${E2E_ROUTE_SETTLE:-5}"
 
 on_exit() {
   local rc=$?
   if [ "$rc" -ne 0 ]; then
     "${ROOT}/scripts/cluster-logs.sh" || true
   fi
-  report_failed_step
+  report_failed_step "$rc"
   return "$rc"
 }
 trap on_exit EXIT
@@ -31,37 +55,119 @@ kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=R
 host="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o jsonpath='{.status.url}' | sed 's|^https\{0,1\}://||')"
 [ -n "$host" ] || die "the InferenceService reports no URL"
 
-step "${REQUESTS} requests through the gateway (${GATEWAY_URL}, Host: ${host})"
-failures=0
-for i in $(seq 1 "$REQUESTS"); do
-  body="{\"transactions\": [{\"transaction_id\": \"e2e-${i}\", \"customer_id\": $((i % 97)), \"amount\": $((10 + i)).5, \"merchant_category\": \"grocery\", \"card_present\": true}]}"
-  if ! response="$(curl -fsS --max-time 10 -H "Host: ${host}" -H 'Content-Type: application/json' \
-    -d "$body" "${GATEWAY_URL}/score")"; then
-    failures=$((failures + 1))
-    continue
-  fi
-  case "$response" in
-    *fraud_probability*) ;;
-    *) die "unexpected response: ${response}" ;;
-  esac
-done
-[ "$failures" -eq 0 ] || die "${failures} of ${REQUESTS} requests failed"
+# score N ID_PREFIX: N requests through the Gateway; prints the model version of each answer,
+# one a line. Any failed request or answer without a version fails the check.
+score() {
+  local n="$1" prefix="$2" i body response version
+  for i in $(seq 1 "$n"); do
+    body="{\"transactions\": [{\"transaction_id\": \"${prefix}-${i}\", \"customer_id\": $((i % 97)), \"amount\": $((10 + i % 500)).5, \"merchant_category\": \"grocery\", \"card_present\": true}]}"
+    response="$(curl -fsS --max-time 10 -H "Host: ${host}" -H 'Content-Type: application/json' \
+      -d "$body" "${GATEWAY_URL}/score")" || die "request ${prefix}-${i} through the Gateway failed"
+    version="$(sed -n 's/.*"model_version": *"\([^"]*\)".*/\1/p' <<<"$response")"
+    [ -n "$version" ] || die "an answer names no model version: ${response}"
+    printf '%s\n' "$version"
+  done
+}
 
-step "traffic split"
-spec_canary="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o jsonpath='{.spec.canary[0].trafficPercent}')"
-status="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o jsonpath='{.status.canaryStatuses}')"
-log "spec canary trafficPercent: ${spec_canary:-none}; status canaryStatuses: ${status:-none}"
-if [ -n "$spec_canary" ]; then
-  # The HTTPRoutes KServe generated (the namespace holds only this service's) carry the weights
-  # the Gateway applies.
-  weights="$(kubectl get -n "$APP_NAMESPACE" httproutes \
-    -o jsonpath='{.items[*].spec.rules[*].backendRefs[*].weight}')"
-  log "HTTPRoute weights: ${weights}"
-  case " ${weights} " in
-    *" ${spec_canary} "*) ;;
-    *) die "no HTTPRoute backend carries the canary weight ${spec_canary} (weights: ${weights})" ;;
-  esac
+# field KEY TEXT: the value of the KEY=value line in the rollout Job's log TEXT.
+field() { sed -n "s/^$1=//p" <<<"$2" | tail -n 1; }
+
+# isvc JSONPATH: one field of the InferenceService.
+isvc() { kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o "jsonpath=$1"; }
+
+serving_uri() { isvc '{.spec.predictor.containers[0].env[?(@.name=="STORAGE_URI")].value}'; }
+
+# backends: " service=weight ..." for every rule of every HTTPRoute of the namespace, one rule a
+# line (KServe generates a route for the InferenceService's host and one for the predictor's).
+backends() {
+  kubectl get -n "$APP_NAMESPACE" httproutes \
+    -o jsonpath='{range .items[*].spec.rules[*]}{range .backendRefs[*]} {.name}={.weight}{end}{"\n"}{end}'
+}
+
+# wait_backends REGEX: within ROUTE_TIMEOUT s, every rule's backends (" service=weight ...", in
+# the order KServe writes them: stable first) match REGEX, and there is at least one rule.
+wait_backends() {
+  local want="$1" deadline=$((SECONDS + ROUTE_TIMEOUT)) found line ok
+  while true; do
+    found="$(backends)"
+    ok=0
+    if [ -n "$found" ]; then
+      ok=1
+      while IFS= read -r line; do
+        [[ "$line" =~ $want ]] || ok=0
+      done <<<"$found"
+    fi
+    if [ "$ok" -eq 1 ]; then
+      log "HTTPRoute backends:"$'\n'"${found}"
+      # The Gateway applies a route a moment after the API server stores it.
+      sleep "$ROUTE_SETTLE_SECONDS"
+      return 0
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "HTTPRoute backends do not match ${want} within ${ROUTE_TIMEOUT} s:"$'\n'"${found}"
+    sleep 5
+  done
+}
+
+step "${REQUESTS} requests through the gateway (${GATEWAY_URL}, Host: ${host})"
+score "$REQUESTS" e2e >/dev/null
+
+step "registry production is what the InferenceService serves"
+state="$(ROLLOUT_JOB_DEADLINE="$STATUS_DEADLINE" "$ROLLOUT_JOB" status)"
+printf '%s\n' "$state"
+production="$(field production "$state")"
+candidate="$(field candidate "$state")"
+[ "$(field agree "$state")" = yes ] || die "the registry's production and the InferenceService disagree"
+[[ "$(serving_uri)" == */"${production}" ]] || die "the InferenceService serves $(serving_uri), not ${production}"
+case "$candidate" in
+  "" | none) die "the registry holds no version besides production ${production}: make deploy trains one" ;;
+esac
+[ -z "$(isvc '{.spec.canary}')" ] || die "a canary is running already: make rollback first"
+stable_svc="${RELEASE}-$(isvc '{.spec.predictor.name}')-predictor"
+canary_svc="${RELEASE}-v-${candidate}-predictor"
+
+step "canary of ${candidate} at ${CANARY_PERCENT} % (rollout Job)"
+ROLLOUT_JOB_DEADLINE="$CANARY_DEADLINE" "$ROLLOUT_JOB" canary "$candidate"
+[ "$(isvc '{.spec.canary[0].trafficPercent}')" = "$CANARY_PERCENT" ] ||
+  die "spec.canary does not carry trafficPercent ${CANARY_PERCENT}"
+
+step "HTTPRoute weights ${stable_svc}=$((100 - CANARY_PERCENT)) ${canary_svc}=${CANARY_PERCENT}"
+wait_backends "^ ${stable_svc}=$((100 - CANARY_PERCENT)) ${canary_svc}=${CANARY_PERCENT}\$"
+
+step "observed split over ${SPLIT_REQUESTS} requests through the gateway"
+versions="$(score "$SPLIT_REQUESTS" split)"
+to_canary="$(grep -cx -- "$candidate" <<<"$versions" || true)"
+to_stable="$(grep -cx -- "$production" <<<"$versions" || true)"
+[ $((to_canary + to_stable)) -eq "$SPLIT_REQUESTS" ] ||
+  die "answers from versions other than ${production} and ${candidate}: $(sort <<<"$versions" | uniq -c | tr '\n' ' ')"
+log "canary ${to_canary}, stable ${to_stable} of ${SPLIT_REQUESTS}"
+# |100 * to_canary / n - percent| <= tolerance, in integers.
+low=$(((CANARY_PERCENT - SPLIT_TOLERANCE) * SPLIT_REQUESTS))
+high=$(((CANARY_PERCENT + SPLIT_TOLERANCE) * SPLIT_REQUESTS))
+if [ $((100 * to_canary)) -lt "$low" ] || [ $((100 * to_canary)) -gt "$high" ]; then
+  die "the canary got ${to_canary} of ${SPLIT_REQUESTS} requests: not ${CANARY_PERCENT} % within ${SPLIT_TOLERANCE} points"
 fi
+
+step "roll the canary back (rollout Job): 100/0"
+ROLLOUT_JOB_DEADLINE="$STATUS_DEADLINE" "$ROLLOUT_JOB" rollback
+[ -z "$(isvc '{.spec.canary}')" ] || die "spec.canary is still set after the rollback"
+# One backend again: without a canary KServe writes it unweighted (the API server stores
+# Gateway API's default weight, 1): all traffic to it.
+wait_backends "^ ${stable_svc}=(|1|100)\$"
+versions="$(score 100 rolled-back)"
+[ "$(sort -u <<<"$versions")" = "$production" ] ||
+  die "after the rollback not every answer came from ${production}: $(sort <<<"$versions" | uniq -c | tr '\n' ' ')"
+
+step "promote ${candidate} (canary, analysis, verdict in the rollout Job)"
+code=0
+ROLLOUT_JOB_DEADLINE="$PROMOTE_DEADLINE" "$ROLLOUT_JOB" promote "$candidate" || code=$?
+[ "$code" -ne 3 ] || die "the canary of ${candidate} was rolled back: the evidence is above"
+[ "$code" -eq 0 ] || die "the promotion failed (exit ${code}): the log is above"
+state="$(ROLLOUT_JOB_DEADLINE="$STATUS_DEADLINE" "$ROLLOUT_JOB" status)"
+printf '%s\n' "$state"
+[ "$(field production "$state")" = "$candidate" ] || die "the registry's production is not ${candidate}"
+[ "$(isvc '{.spec.predictor.name}')" = "v-${candidate}" ] || die "the stable predictor is not v-${candidate}"
+[[ "$(serving_uri)" == */"${candidate}" ]] || die "the InferenceService serves $(serving_uri), not ${candidate}"
+[ "$(field agree "$state")" = yes ] || die "the registry's production and the InferenceService disagree"
 
 step "monitor CronJob, once"
 job="monitor-e2e-$(date +%s)"

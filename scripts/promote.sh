@@ -3,23 +3,18 @@
 # project changes production: a canary on live traffic plus the labelled probe set, promoted or
 # rolled back on the evidence (docs/serving-rollout.md). Used by the release workflow.
 #   MODEL_VERSION=<version> scripts/promote.sh
+# The canary runs inside the cluster, as the chart's rollout Job (scripts/rollout-job.sh): it
+# reads the registry on the workspace volume and measures the predictors through their own
+# Services. A promotion moves the InferenceService and the registry's production pointer
+# together; a rollback changes neither. Exit 0 promoted, 3 rolled back.
+#   ROLLOUT_SETTINGS='{"canary_percent": 10}' overrides rollout settings (one JSON object).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-VENV_BIN="${ROOT}/.venv/bin"
-MODEL_URI_PREFIX="pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
-
 step "preflight"
 [ -n "${MODEL_VERSION:-}" ] || die "MODEL_VERSION is not set (e.g. make promote MODEL_VERSION=3f2a9c1b7d4e)"
 [[ "$MODEL_VERSION" =~ ^[0-9a-f]{12}$ ]] || die "MODEL_VERSION ${MODEL_VERSION} is not a registry version (12 hex digits)"
-require kubectl "$KUBECTL_VERSION" "https://kubernetes.io/docs/tasks/tools/"
-kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" >/dev/null ||
-  die "no InferenceService ${RELEASE} in ${APP_NAMESPACE} on the current kubectl context"
 
-step "canary of ${MODEL_VERSION} on ${RELEASE}"
-# The probe set is drawn from the project's synthetic data (generated when missing).
-cd "$ROOT"
-"${VENV_BIN}/fraud-detection" generate
-"${VENV_BIN}/fraud-detection" canary --cluster "$RELEASE" --namespace "$APP_NAMESPACE" \
-  --version "$MODEL_VERSION" --storage-uri "${MODEL_URI_PREFIX}/${MODEL_VERSION}"
+step "canary of ${MODEL_VERSION} on ${RELEASE}, in the cluster"
+"${ROOT}/scripts/rollout-job.sh" promote "$MODEL_VERSION"

@@ -1,18 +1,21 @@
-"""The cluster canary against an in-memory InferenceService API.
+"""The cluster canary against an in-memory InferenceService API and a real registry directory.
 
-A mock, and only because no Kubernetes API can run here: the fake applies JSON merge patches
-(RFC 7386) the way the API server does for custom objects, and plays the KServe controller's
-part by reporting canary readiness.
+The Kubernetes API is a mock, and only because no Kubernetes API can run here: the fake applies
+JSON merge patches (RFC 7386) the way the API server does for custom objects, and plays the
+KServe controller's part by reporting canary readiness. The registry is the real one, in
+tmp_path: a promotion must move its production pointer with the InferenceService.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fraud_detection.config import RolloutSettings
+from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import Measurements
 
@@ -59,6 +62,31 @@ class FakeInferenceServices:
             ]
         }
         return self.get(name)
+
+
+class Pointer:
+    """A production pointer that records its promotions (or fails, to test the undo)."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.fails = fails
+        self.promoted: list[str] = []
+
+    def promote(self, version: str, reason: str) -> object:
+        if self.fails:
+            raise OSError("registry volume is read-only")
+        self.promoted.append(version)
+        return version
+
+
+def registry_with(root: Path, *versions: str) -> ModelRegistry:
+    """A real registry holding one version per name (model files with distinct bytes); the
+    first is production. Returns it with `versions` mapped to their content digests."""
+    registry = ModelRegistry(root, "fraud-detector")
+    for name in versions:
+        model = root / f"{name}.joblib"
+        model.write_bytes(name.encode())
+        registry.register(model, {"source": name})
+    return registry
 
 
 def inference_service() -> dict[str, Any]:
@@ -116,9 +144,11 @@ def test_a_passing_canary_is_promoted_by_retargeting_the_stable_predictor() -> N
         assert weights == {"stable": 80.0, "candidate": 20.0}
         return {"stable": good(), "candidate": good()}
 
-    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+    pointer = Pointer()
+    verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, measure, pointer)
 
     assert verdict.promote
+    assert pointer.promoted == ["bbbbbbbbbbbb"]
     spec = api.isvc["spec"]
     assert "canary" not in spec
     assert spec["predictor"]["name"] == "v-bbbbbbbbbbbb"
@@ -133,10 +163,13 @@ def test_a_worse_canary_is_rolled_back_and_stable_keeps_all_traffic() -> None:
     worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
                          quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
 
-    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI,
-                         lambda urls, weights: {"stable": good(), "candidate": worse})  # fmt: skip
+    pointer = Pointer()
+    verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI,
+                         lambda urls, weights: {"stable": good(), "candidate": worse},
+                         pointer)  # fmt: skip
 
     assert not verdict.promote
+    assert pointer.promoted == []
     assert "canary" not in api.isvc["spec"]
     assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
 
@@ -147,7 +180,7 @@ def test_a_canary_that_never_becomes_ready_is_rolled_back_without_traffic() -> N
     def measure(urls: dict[str, str], weights: dict[str, float]) -> dict[str, Measurements]:
         raise AssertionError("an unready canary must not be measured")
 
-    verdict = kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+    verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, measure, Pointer())
 
     assert not verdict.promote
     assert [c.name for c in verdict.checks if not c.ok] == ["ready"]
@@ -161,7 +194,7 @@ def test_a_failure_during_analysis_rolls_back_before_raising() -> None:
         raise ConnectionError("gateway unreachable")
 
     with pytest.raises(ConnectionError):
-        kserve.run(canary_of(api), "v-bbbbbbbbbbbb", CANDIDATE_URI, measure)
+        kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, measure, Pointer())
     assert "canary" not in api.isvc["spec"]
 
 
@@ -170,3 +203,80 @@ def test_a_second_canary_is_refused_while_one_is_running() -> None:
     canary_of(api).start("v-bbbbbbbbbbbb", CANDIDATE_URI)
     with pytest.raises(kserve.RolloutError, match="already has a canary"):
         canary_of(api).start("v-cccccccccccc", CANDIDATE_URI)
+
+
+def test_a_canary_of_the_model_already_serving_is_refused() -> None:
+    api = FakeInferenceServices(inference_service())
+    with pytest.raises(kserve.RolloutError, match="compare production with itself"):
+        canary_of(api).start("v-aaaaaaaaaaaa", STABLE_URI)
+    assert "canary" not in api.isvc["spec"]
+
+
+def test_a_failed_registry_write_puts_the_old_predictor_back() -> None:
+    api = FakeInferenceServices(inference_service())
+    with pytest.raises(OSError, match="read-only"):
+        kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI,
+                   lambda urls, weights: {"stable": good(), "candidate": good()},
+                   Pointer(fails=True))  # fmt: skip
+    # The registry still names the old version, and so does the InferenceService.
+    assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
+    assert "canary" not in api.isvc["spec"]
+
+
+def test_promotion_moves_the_registry_pointer_and_the_inference_service_together(
+    tmp_path: Path,
+) -> None:
+    registry = registry_with(tmp_path, "first", "second")
+    stable, candidate = (m.version for m in registry.versions())
+    registry.promote(stable, "first model")
+    prefix = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
+    isvc = inference_service()
+    isvc["spec"]["predictor"]["containers"][0]["env"][0]["value"] = f"{prefix}/{stable}"
+    api = FakeInferenceServices(isvc)
+
+    kserve.run(canary_of(api), candidate, f"{prefix}/{candidate}",
+               lambda urls, weights: {"stable": good(), "candidate": good()}, registry)  # fmt: skip
+
+    production = registry.production()
+    assert production is not None and production.version == candidate
+    assert canary_of(api).serving() == candidate
+    assert api.isvc["spec"]["predictor"]["name"] == kserve.predictor_name(candidate)
+
+
+def test_a_rolled_back_canary_leaves_the_registry_and_the_inference_service(
+    tmp_path: Path,
+) -> None:
+    registry = registry_with(tmp_path, "first", "second")
+    stable, candidate = (m.version for m in registry.versions())
+    registry.promote(stable, "first model")
+    pointer_before = registry.production_file.read_text()
+    api = FakeInferenceServices(inference_service())
+    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
+                         quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+
+    verdict = kserve.run(canary_of(api), candidate, CANDIDATE_URI,
+                         lambda urls, weights: {"stable": good(), "candidate": worse},
+                         registry)  # fmt: skip
+
+    assert not verdict.promote
+    assert registry.production_file.read_text() == pointer_before
+    assert api.isvc["spec"] == inference_service()["spec"]
+
+
+def test_switch_moves_production_only_once_the_new_predictor_is_ready() -> None:
+    api = FakeInferenceServices(inference_service(), canary_becomes_ready=False)
+    pointer = Pointer()
+    with pytest.raises(kserve.RolloutError, match="production is unchanged"):
+        kserve.switch(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, pointer, "rollback")
+    assert pointer.promoted == []
+    assert api.isvc["spec"] == inference_service()["spec"]
+
+
+def test_the_cluster_canary_refuses_to_run_without_the_cluster_registry(tmp_path: Path) -> None:
+    # Run from outside the cluster (no registry of its own to promote in), it could only
+    # measure names that do not resolve there, or move half of production.
+    with pytest.raises(kserve.RolloutError, match="make promote"):
+        kserve.canary_with_recent_traffic(
+            "fraud", "fraud", "bbbbbbbbbbbb", CANDIDATE_URI, tmp_path / "none.parquet", LIMITS,
+            0.01, api=FakeInferenceServices(inference_service()),
+        )  # fmt: skip

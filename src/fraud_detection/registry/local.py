@@ -103,6 +103,18 @@ class ModelRegistry:
         pointer = _read_json(self.production_file)
         return self.get(str(pointer["version"]))
 
+    def previous(self) -> RegisteredModel | None:
+        """The version production pointed at before the current one (what a rollback returns
+        to), or None when production has no earlier version."""
+        if not self.production_file.exists():
+            return None
+        pointer = _read_json(self.production_file)
+        # Skip re-promotions of the current version: they are no version to return to.
+        for entry in reversed(pointer.get("history", [])):
+            if str(entry["version"]) != str(pointer["version"]):
+                return self.get(str(entry["version"]))
+        return None
+
     def promote(self, version: str, reason: str) -> RegisteredModel:
         """Point production at `version`, keeping the history of earlier pointers."""
         model = self.get(version)

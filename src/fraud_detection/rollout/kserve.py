@@ -4,7 +4,12 @@ Start: add a named canary whose predictor is the stable one with the candidate's
 (`STORAGE_URI`); the Gateway API HTTPRoute splits traffic by `trafficPercent`. Analyse: the
 same `analysis.analyse` as on one machine, over measurements of each predictor's own Service.
 Promote: the stable predictor takes the canary's name and spec, and the entry goes (KServe
-keeps the canary's pods). Roll back: remove the entry. See docs/serving-rollout.md.
+keeps the canary's pods), and the registry's production pointer moves with it. Roll back:
+remove the entry; neither the stable predictor nor the registry changes. See
+docs/serving-rollout.md.
+
+Predictors are named after the model version they serve (`v-<version>`), so the name alone
+says which model a Deployment runs, and a canary of the version already serving is refused.
 
 The Kubernetes API is reached through `InferenceServiceAPI`; tests use an in-memory fake of
 it, because no cluster can run where they do.
@@ -29,6 +34,23 @@ MODEL_CONTAINER = "kserve-container"
 
 class RolloutError(FraudDetectionError):
     """The InferenceService is not in a state a canary can start from."""
+
+
+def predictor_name(version: str) -> str:
+    """The predictor that serves a registry version (a DNS label: versions are hex digits)."""
+    return f"v-{version}"
+
+
+def version_of(storage_uri: str) -> str:
+    """The registry version a model URI points at: its last path segment."""
+    return storage_uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+class ProductionPointer(Protocol):
+    """What a promotion moves besides the InferenceService: the registry's production pointer
+    (`ModelRegistry` is one)."""
+
+    def promote(self, version: str, reason: str) -> object: ...
 
 
 class InferenceServiceAPI(Protocol):
@@ -78,13 +100,30 @@ class ClusterCanary:
     poll_interval_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
 
+    def stable(self) -> dict[str, Any]:
+        """The stable predictor's spec as the API server holds it now."""
+        predictor: dict[str, Any] = self.api.get(self.name)["spec"]["predictor"]
+        return predictor
+
+    def serving(self) -> str:
+        """The registry version the stable predictor serves (from its `STORAGE_URI`)."""
+        return version_of(_storage_uri(self.stable()))
+
+    def canaries(self) -> list[str]:
+        """Names of the canaries running now."""
+        entries = self.api.get(self.name)["spec"].get("canary") or []
+        return [str(entry["predictor"].get("name")) for entry in entries]
+
     def start(self, canary_name: str, storage_uri: str) -> dict[str, Any]:
         isvc = self.api.get(self.name)
         if isvc["spec"].get("canary"):
             raise RolloutError(f"{self.name} already has a canary: finish that rollout first")
         stable = isvc["spec"]["predictor"]
-        if stable.get("name") == canary_name:
-            raise RolloutError(f"{canary_name} is already the stable predictor")
+        if stable.get("name") == canary_name or _storage_uri(stable) == storage_uri:
+            raise RolloutError(
+                f"{storage_uri} is what the stable predictor serves already: a canary of it "
+                "would compare production with itself; train a model that differs"
+            )
         predictor = copy.deepcopy(stable)
         predictor["name"] = canary_name
         for key in ("maxReplicas", "scaleTarget", "scaleMetric", "autoScaling"):
@@ -121,6 +160,10 @@ class ClusterCanary:
     def rollback(self) -> dict[str, Any]:
         return self.api.merge_patch(self.name, {"spec": {"canary": None}})
 
+    def restore(self, predictor: dict[str, Any]) -> dict[str, Any]:
+        """Put back a stable predictor saved before a promotion (after a failed one)."""
+        return self.api.merge_patch(self.name, {"spec": {"predictor": predictor, "canary": None}})
+
     def _entry(self, canary_name: str) -> dict[str, Any]:
         for entry in self.api.get(self.name)["spec"].get("canary") or []:
             if entry["predictor"].get("name") == canary_name:
@@ -130,9 +173,16 @@ class ClusterCanary:
 
 
 def run(
-    canary: ClusterCanary, canary_name: str, storage_uri: str, measure: Measure
+    canary: ClusterCanary,
+    version: str,
+    storage_uri: str,
+    measure: Measure,
+    production: ProductionPointer,
 ) -> CanaryVerdict:
-    """Start the canary, analyse it, then promote or roll back. Any failure rolls back."""
+    """Canary `version`, analyse it, then promote it (InferenceService and production pointer
+    together) or roll it back (neither changes). Any failure rolls back."""
+    canary_name = predictor_name(version)
+    before = canary.stable()
     canary.start(canary_name, storage_uri)
     try:
         if not canary.wait_ready(canary_name):
@@ -146,11 +196,71 @@ def run(
     except BaseException:
         canary.rollback()
         raise
-    if verdict.promote:
-        canary.promote(canary_name)
-    else:
+    if not verdict.promote:
         canary.rollback()
+        return verdict
+    _promote_both(canary, canary_name, before, production, version,
+                  f"canary on {canary.name}: {'; '.join(verdict.reasons)}")  # fmt: skip
     return verdict
+
+
+def switch(
+    canary: ClusterCanary,
+    version: str,
+    storage_uri: str,
+    production: ProductionPointer,
+    reason: str,
+) -> None:
+    """Move production to `version` without analysis (a rollback to a version that served
+    before): through a canary, so that the new pods are ready before the old ones go."""
+    canary_name = predictor_name(version)
+    before = canary.stable()
+    canary.start(canary_name, storage_uri)
+    try:
+        ready = canary.wait_ready(canary_name)
+    except BaseException:
+        canary.rollback()
+        raise
+    if not ready:
+        canary.rollback()
+        raise RolloutError(
+            f"{canary_name} did not become ready within {canary.limits.ready_timeout_s:g} s; "
+            "production is unchanged. Check its pods (kubectl get pods -n "
+            f"{canary.namespace}), or raise rollout.ready_timeout_s"
+        )
+    _promote_both(canary, canary_name, before, production, version, reason)
+
+
+def _promote_both(
+    canary: ClusterCanary,
+    canary_name: str,
+    before: dict[str, Any],
+    production: ProductionPointer,
+    version: str,
+    reason: str,
+) -> None:
+    # The InferenceService first: its patch is the step most likely to fail, and a failure
+    # there leaves the registry untouched (the caller's rollback removes the canary).
+    try:
+        canary.promote(canary_name)
+    except BaseException:
+        canary.rollback()
+        raise
+    try:
+        production.promote(version, reason)
+    except BaseException:
+        # The registry still names the old version: serve it again, so the two agree.
+        canary.restore(before)
+        raise
+
+
+def _storage_uri(predictor: dict[str, Any]) -> str:
+    for container in predictor.get("containers", []):
+        if container.get("name") == MODEL_CONTAINER:
+            for env in container.get("env", []):
+                if env.get("name") == "STORAGE_URI":
+                    return str(env.get("value", ""))
+    raise RolloutError(f"the stable predictor's {MODEL_CONTAINER!r} container has no STORAGE_URI")
 
 
 def _set_storage_uri(predictor: dict[str, Any], storage_uri: str) -> None:
@@ -172,9 +282,20 @@ def canary_with_recent_traffic(
     target_fpr: float,
     seed: int = 0,
     api: InferenceServiceAPI | None = None,
+    *,
+    registry: ProductionPointer | None = None,
 ) -> CanaryVerdict:
-    """The whole cluster canary, as the CLI and the pipeline's rollout step run it: recent
-    transactions as traffic, the newest labelled rows as the probe set."""
+    """The whole cluster canary, as the in-cluster rollout Job and the pipeline's rollout step
+    run it (`fraud_detection.rollout.cluster_job`): recent transactions as traffic, the newest
+    labelled rows as the probe set, the registry on the workspace volume promoted with the
+    InferenceService."""
+    if registry is None:
+        # Outside the cluster the predictor Services do not resolve and the registry is not
+        # the cluster's: a promotion from there could only roll back, or move half of production.
+        raise RolloutError(
+            "the cluster canary runs in the cluster, next to the registry it promotes in: "
+            "use `make promote MODEL_VERSION=<version>` (an in-cluster Job)"
+        )
     from fraud_detection.data.io import load_transactions
     from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
 
@@ -195,4 +316,4 @@ def canary_with_recent_traffic(
     canary = ClusterCanary(
         api or KubernetesInferenceServices(namespace), isvc_name, namespace, limits
     )
-    return run(canary, f"v-{version}", storage_uri, measure_services)
+    return run(canary, version, storage_uri, measure_services, registry)
