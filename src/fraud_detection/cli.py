@@ -176,17 +176,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000)
     serve.set_defaults(handler=_serve)
 
+    # On the cluster the canary runs inside it, as the chart's rollout Job: `make promote`.
     canary = commands.add_parser(
-        "canary", help="canary a registered candidate against production, then promote/roll back"
+        "canary",
+        help="canary a registered candidate against production on local servers, then promote "
+        "or roll back (on the cluster: make promote)",
     )
     canary.add_argument("--version", help="candidate version (default: newest non-production)")
-    canary.add_argument(
-        "--cluster", metavar="ISVC", help="run on this KServe InferenceService instead of locally"
-    )
-    canary.add_argument("--namespace", default="fraud-detection", help="with --cluster")
-    canary.add_argument(
-        "--storage-uri", help="with --cluster: where KServe finds the candidate (e.g. pvc://...)"
-    )
     canary.set_defaults(handler=_canary)
 
     monitor = commands.add_parser(
@@ -500,26 +496,9 @@ def _canary(settings: Settings, args: argparse.Namespace) -> int:
     candidate = registry.get(args.version) if args.version else candidate_of(registry)
     if candidate is None:
         raise FraudDetectionError("no candidate: every registered version is production")
-    if args.cluster:
-        return _cluster_canary(settings, args, candidate.version)
     result = run_canary(settings, candidate.version, report=_progress)
     _print_verdict({**result.to_dict(), "record": str(result.record)})
     return 0 if result.promoted else 3
-
-
-def _cluster_canary(settings: Settings, args: argparse.Namespace, version: str) -> int:
-    from fraud_detection.rollout import kserve
-
-    if not args.storage_uri:
-        raise FraudDetectionError("--cluster needs --storage-uri (where KServe finds the model)")
-    verdict = kserve.canary_with_recent_traffic(
-        args.cluster, args.namespace, version, args.storage_uri, settings.paths.transactions,
-        settings.rollout, settings.gate.target_fpr, settings.training.seed,
-    )  # fmt: skip
-    for check in verdict.checks:
-        console.print(f"  {'ok ' if check.ok else 'NO '} {check.name}: {check.detail}")
-    console.print("promoted" if verdict.promote else "rolled back")
-    return 0 if verdict.promote else 3
 
 
 def _monitor(settings: Settings, args: argparse.Namespace) -> int:

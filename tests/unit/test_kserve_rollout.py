@@ -270,13 +270,3 @@ def test_switch_moves_production_only_once_the_new_predictor_is_ready() -> None:
         kserve.switch(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, pointer, "rollback")
     assert pointer.promoted == []
     assert api.isvc["spec"] == inference_service()["spec"]
-
-
-def test_the_cluster_canary_refuses_to_run_without_the_cluster_registry(tmp_path: Path) -> None:
-    # Run from outside the cluster (no registry of its own to promote in), it could only
-    # measure names that do not resolve there, or move half of production.
-    with pytest.raises(kserve.RolloutError, match="make promote"):
-        kserve.canary_with_recent_traffic(
-            "fraud", "fraud", "bbbbbbbbbbbb", CANDIDATE_URI, tmp_path / "none.parquet", LIMITS,
-            0.01, api=FakeInferenceServices(inference_service()),
-        )  # fmt: skip

@@ -283,19 +283,12 @@ def canary_with_recent_traffic(
     seed: int = 0,
     api: InferenceServiceAPI | None = None,
     *,
-    registry: ProductionPointer | None = None,
+    registry: ProductionPointer,
 ) -> CanaryVerdict:
     """The whole cluster canary, as the in-cluster rollout Job and the pipeline's rollout step
     run it (`fraud_detection.rollout.cluster_job`): recent transactions as traffic, the newest
     labelled rows as the probe set, the registry on the workspace volume promoted with the
     InferenceService."""
-    if registry is None:
-        # Outside the cluster the predictor Services do not resolve and the registry is not
-        # the cluster's: a promotion from there could only roll back, or move half of production.
-        raise RolloutError(
-            "the cluster canary runs in the cluster, next to the registry it promotes in: "
-            "use `make promote MODEL_VERSION=<version>` (an in-cluster Job)"
-        )
     from fraud_detection.data.io import load_transactions
     from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
 
