@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,12 +76,10 @@ def postgres_server(directory: Path) -> Iterator[Store]:
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
+        # A directory of that user's own, outside pytest's temporary tree: pytest makes that
+        # tree's root private again whenever a pytest starts (the template tests start some).
+        directory = Path(tempfile.mkdtemp(prefix="fraud-postgres-"))
         shutil.chown(directory, "postgres")
-        # The temporary directories above it must be traversable by that user.
-        for parent in directory.parents:
-            if parent == Path("/tmp") or str(parent) == "/":
-                break
-            parent.chmod(parent.stat().st_mode | 0o711)
     data, password_file = directory / "data", directory / "password"
     password_file.write_text(store.password)
     if as_user:
@@ -103,3 +102,5 @@ def postgres_server(directory: Path) -> Iterator[Store]:
         yield store
     finally:
         run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        if as_user:
+            shutil.rmtree(directory, ignore_errors=True)
