@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
         tools test test-slow lint format bench bench-serving bench-monitoring bench-load monitor lock clean \
-        kind-up kind-down images deploy e2e cluster-logs promote rollback
+        kind-up kind-down images deploy e2e cluster-logs promote rollback verify-cluster
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,10 @@ tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, h
 # `tools` comes first: every system package a test uses is installed before pytest starts.
 test: tools $(INSTALLED) lint ## Install the test tools, lint, type-check, run the tests (slow ones excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+# Also part of `make test` (pytest collects tests/cluster); this runs it alone.
+verify-cluster: $(INSTALLED) ## The cluster scripts end to end against recording stand-ins; the install checked whole
+	$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
 
 test-slow: tools $(INSTALLED) ## Run only the slow, opt-in tests (FRAUD_SOAK_SECONDS sets the soak)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
