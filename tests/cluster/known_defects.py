@@ -22,46 +22,6 @@ class Known:
 
 KNOWN = [
     Known(
-        "docs-rollout-claim",
-        "claims",
-        ("docs/serving-rollout.md", "pvc://fraud-models/"),
-        "docs/serving-rollout.md's canary and promote commands pass "
-        "pvc://fraud-models/fraud-detector/..., "
-        "but the install's claim is fraud-workspace and the registry is under artifacts/registry/",
-    ),
-    Known(
-        "mention-rollout-doc",
-        "pvc-mentions",
-        ("docs/serving-rollout.md", "fraud-models"),
-        "docs/serving-rollout.md names the claim fraud-models, which no install creates",
-    ),
-    Known(
-        "mention-template-doc",
-        "pvc-mentions",
-        ("docs/template.md", "fraud-models"),
-        "docs/template.md names the claim fraud-models, which no install creates",
-    ),
-    Known(
-        "mention-canary-values",
-        "pvc-mentions",
-        ("charts/fraud-detection/ci/canary-values.yaml", "fraud-models"),
-        "the chart's ci/canary-values.yaml uses pvc://fraud-models/..., a claim no install creates",
-    ),
-    Known(
-        "mention-helpers",
-        "pvc-mentions",
-        ("charts/fraud-detection/templates/_helpers.tpl", "fraud-models"),
-        "the chart's error message for a missing model.storageUri gives pvc://fraud-models/... "
-        "as the example",
-    ),
-    Known(
-        "docs-release-name",
-        "doc-references",
-        ("docs/serving-rollout.md", "helm upgrade fraud`"),
-        "docs/serving-rollout.md upgrades release `fraud` with --reuse-values; make deploy "
-        "installs `fraud-detection`",
-    ),
-    Known(
         "docs-kfp-ui-port",
         "host-ports",
         ("docs/kind.md", "svc/ml-pipeline-ui 8080:80", "hostPort 8080"),

@@ -30,7 +30,7 @@ RELEASE = "fraud"
 
 # values.yaml and values-kind.yaml leave the model version to the installer (it changes with
 # every training run); the tests supply one. ci/canary-values.yaml sets its own.
-MODEL_URI = "pvc://fraud-models/fraud-detector/versions/0123456789ab"
+MODEL_URI = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/0123456789ab"
 VALUES_FILES = sorted(
     [p.relative_to(CHART).as_posix() for p in CHART.glob("values*.yaml")]
     + [p.relative_to(CHART).as_posix() for p in (CHART / "ci").glob("*.yaml")]
@@ -211,7 +211,7 @@ def test_promotion_renders_the_canary_pod_as_the_stable_predictor(helm: list[str
         helm,
         "-f", str(CHART / "ci/canary-values.yaml"),
         "--set", "predictor.name=candidate",
-        "--set", "model.storageUri=pvc://fraud-models/fraud-detector/versions/ba9876543210",
+        "--set", "model.storageUri=pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/ba9876543210",
         "--set", "image.tag=0.1.1",
         "--set", "canary.enabled=false",
     ) if d["kind"] == "InferenceService")  # fmt: skip

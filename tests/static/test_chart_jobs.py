@@ -14,7 +14,7 @@ from kserve_schema import roundtrip_differences
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "fraud-detection"
-MODEL_URI = "--set=model.storageUri=pvc://fraud-models/fraud-detector/versions/0123456789ab"
+MODEL_URI = "--set=model.storageUri=pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/0123456789ab"
 
 
 def render(*args: str) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import Measurements
 
-STABLE_URI = "pvc://fraud-models/fraud-detector/versions/aaaaaaaaaaaa"
-CANDIDATE_URI = "pvc://fraud-models/fraud-detector/versions/bbbbbbbbbbbb"
+STABLE_URI = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/aaaaaaaaaaaa"
+CANDIDATE_URI = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/bbbbbbbbbbbb"
 LIMITS = RolloutSettings(canary_percent=20, ready_timeout_s=0.05, min_requests=5)
 
 

@@ -62,7 +62,7 @@ Cross-field checks the JSON schema cannot express. Renders nothing; fails the re
 {{- define "fraud-detection.validate" -}}
 {{- $v := .Values }}
 {{- if not $v.model.storageUri }}
-{{- fail "model.storageUri is required: the registered model version to serve, e.g. pvc://fraud-models/fraud-detector/versions/<version>" }}
+{{- fail "model.storageUri is required: the registered model version to serve, e.g. pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/<version>" }}
 {{- end }}
 {{- $names := list $v.predictor.name }}
 {{- if $v.canary.enabled }}
