@@ -33,10 +33,10 @@ from rich.table import Table
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
 from fraud_detection.errors import FraudDetectionError
+from fraud_detection.loadtest.generator import LoadResult, bounded_load, burst
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.traffic import payloads
 from fraud_detection.serving import local_server
-from fraud_detection.serving.load import LoadResult, bounded_load, burst
 from fraud_detection.serving.model_store import save_to_bentoml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +49,7 @@ console = Console(highlight=False)
 @contextmanager
 def production_server(workspace: Path, out: Path, prediction_log: bool) -> Iterator[str]:
     settings = Settings(workspace=workspace)
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
-    if production is None:
-        raise FraudDetectionError(f"no production model in {workspace}: run `make demo` first")
+    production = ModelRegistry(settings.paths.registry, settings.model_name).require_production()
     env = {"FRAUD_SERVING_PREDICTION_LOG_DIR": str(out / "load-log")} if prediction_log else {}
     with local_server.serve(
         project_root=workspace, bentoml_home=settings.paths.bentoml_home,

@@ -193,9 +193,7 @@ def baseline(script: str, workspace: Path, ready_path: str, log: Path) -> Iterat
 
 def measure_all(workspace: Path, out: Path) -> dict[str, Any]:
     settings = Settings(workspace=workspace)
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
-    if production is None:
-        raise FraudDetectionError(f"no production model in {workspace}: run `make demo` first")
+    production = ModelRegistry(settings.paths.registry, settings.model_name).require_production()
     recent = load_transactions(settings.paths.transactions).sort_values("event_timestamp")
     rows = payloads(recent.tail(BATCH_ROWS * BATCH_REQUESTS))
     results: dict[str, Any] = {}

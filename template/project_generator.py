@@ -100,7 +100,7 @@ IDENTIFIER_HOMES: tuple[tuple[str, str], ...] = (
     ("src/fraud_detection/config.py", 'feature_service: str = "fraud_detection_v1"'),
     ("src/fraud_detection/errors.py", "class FraudDetectionError"),
     ("src/fraud_detection/cli.py", 'prog="fraud-detection"'),
-    ("src/fraud_detection/cli.py", '"--namespace", default="fraud-detection"'),
+    ("src/fraud_detection/rollout/cluster_job.py", '"--namespace", default="fraud-detection"'),
     ("feature_repo/feature_store.yaml", "project: fraud_detection"),
     ("feature_repo/feature_store.cluster.yaml", "project: fraud_detection"),
     ("feature_repo/features.py", 'name="fraud_detection_v1"'),
@@ -270,7 +270,7 @@ def rules(src: Names, dst: Names) -> list[Rule]:
             r"\bnamespace:[ \t]+",  # YAML manifests
             r"\bnamespace: str = \"",  # the pipeline's parameter
             r"\bnamespace: str \[Default: '",  # the compiled pipeline's header
-            r"\"--namespace\", default=\"",  # the CLI
+            r"\"--namespace\", default=\"",  # the cluster rollout Job's command line
             r"APP_NAMESPACE:-",  # scripts/lib.sh
             r"APP_NAMESPACE = \"",  # tests/static/toolbox.py
             r"\[\"namespace\"\] == \"",  # tests comparing metadata.namespace

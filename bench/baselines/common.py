@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fraud_detection.config import Settings
-from fraud_detection.errors import FraudDetectionError
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.serving.online_features import OnlineFeatures
 from fraud_detection.serving.scoring import Scorer
@@ -13,8 +12,6 @@ from fraud_detection.serving.scoring import Scorer
 
 def production_scorer(workspace: Path) -> Scorer:
     settings = Settings(workspace=workspace)
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
-    if production is None:
-        raise FraudDetectionError(f"no production model in {workspace}: run `make demo` first")
+    production = ModelRegistry(settings.paths.registry, settings.model_name).require_production()
     features = OnlineFeatures(settings.paths.feature_repo, settings.feature_service)
     return Scorer(production.load(), features, production.version)

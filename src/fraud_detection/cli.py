@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fraud_detection.config import Settings
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.errors import FraudDetectionError, NoProductionModelError
 
 if TYPE_CHECKING:
     from fraud_detection.monitoring.job import MonitorResult
@@ -277,9 +277,8 @@ def _submit(settings: Settings, args: argparse.Namespace) -> int:
 def _production(settings: Settings, args: argparse.Namespace) -> int:
     from fraud_detection.registry.local import ModelRegistry
 
-    current = ModelRegistry(settings.paths.registry, settings.model_name).production()
-    if current is None:
-        raise FraudDetectionError("no production model: run the training pipeline first")
+    registry = ModelRegistry(settings.paths.registry, settings.model_name)
+    current = registry.require_production(hint="run the training pipeline first")
     console.print(f"production={current.version}")
     return 0
 
@@ -344,9 +343,12 @@ def _demo_monitoring(settings: Settings) -> None:
 
     console.rule("[bold]6/6 monitoring: normal traffic, drifted traffic, retraining")
     paths = settings.paths
-    production = ModelRegistry(paths.registry, settings.model_name).production()
-    if production is None:
-        console.print("no production model: nothing to monitor")
+    try:
+        production = ModelRegistry(paths.registry, settings.model_name).require_production(
+            hint="nothing to monitor"
+        )
+    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
+        console.print(escape(str(exc)))
         return
     run_dir = paths.root / "artifacts" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     results = {}
@@ -371,16 +373,20 @@ def _demo_monitoring(settings: Settings) -> None:
 
 def _demo_serving(settings: Settings) -> None:
     from fraud_detection.data.io import load_transactions
+    from fraud_detection.loadtest import generator as load
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.rollout.traffic import payloads
-    from fraud_detection.serving import load, local_server
+    from fraud_detection.serving import local_server
     from fraud_detection.serving.model_store import save_to_bentoml
 
     console.rule("[bold]4/6 serving: the production model behind BentoML on localhost")
     paths = settings.paths
-    production = ModelRegistry(paths.registry, settings.model_name).production()
-    if production is None:
-        console.print("no production model (the gate refused the first model): nothing to serve")
+    try:
+        production = ModelRegistry(paths.registry, settings.model_name).require_production(
+            hint="the gate refused the first model, nothing to serve"
+        )
+    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
+        console.print(escape(str(exc)))
         return
     recent = load_transactions(paths.transactions).sort_values("event_timestamp").tail(2_000)
     rows = payloads(recent)
@@ -416,8 +422,10 @@ def _demo_canary(settings: Settings, force: bool) -> None:
 
     console.rule("[bold]5/6 canary: a challenger model against production")
     registry = ModelRegistry(settings.paths.registry, settings.model_name)
-    if registry.production() is None:
-        console.print("no production model: nothing to canary against")
+    try:
+        registry.require_production(hint="nothing to canary against")
+    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
+        console.print(escape(str(exc)))
         return
     # The challenger: the same data, a different seed and a slower, longer boosting schedule.
     challenger = settings.model_copy(
@@ -469,19 +477,14 @@ def _print_verdict(record: dict[str, Any]) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.serving import local_server
     from fraud_detection.serving.model_store import save_to_bentoml
 
     paths = settings.paths
-    production = ModelRegistry(paths.registry, settings.model_name).production()
-    if production is None:
-        raise FraudDetectionError("no production model to serve: run `make demo` first")
+    production = ModelRegistry(paths.registry, settings.model_name).require_production()
     tag = save_to_bentoml(production, paths.bentoml_home)
-    env = {**os.environ, "BENTOML_HOME": str(paths.bentoml_home),
-           "FRAUD_SERVING_FEATURE_REPO": str(paths.feature_repo)}  # fmt: skip
+    env = local_server.bentoml_environment(paths.bentoml_home, paths.feature_repo)
     console.print(f"serving {tag} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
     # Ctrl-C and SIGTERM reach us alone, as exceptions (see main): leaving, this stops the
     # server's whole process group, then the exception sets our exit status (130 or 143).

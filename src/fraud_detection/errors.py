@@ -35,3 +35,8 @@ class TrainingError(FraudDetectionError):
 
 class RegistryError(FraudDetectionError):
     """The model registry is missing, corrupt, or asked for a version it does not hold."""
+
+
+class NoProductionModelError(RegistryError):
+    """The registry has no production model yet: nothing was promoted (or the gate refused the
+    first candidate). Raised by `ModelRegistry.require_production`."""

@@ -1,9 +1,10 @@
 """A small bounded load against the real service: every request answered, none refused.
 
-Concurrent asyncio clients (`fraud_detection.serving.load.bounded_load`) send single-row and
-batched scoring requests to a real BentoML server. The run is bounded in requests and seconds;
-the test checks correctness under concurrency only (each request answered with one score per
-transaction, in order, no error status). Speed is measured in `bench/load.py`, never here.
+Concurrent asyncio clients (`fraud_detection.loadtest.generator.bounded_load`) send
+single-row and batched scoring requests to a real BentoML server. The run is bounded in
+requests and seconds; the test checks correctness under concurrency only (each request
+answered with one score per transaction, in order, no error status). Speed is measured in
+`bench/load.py`, never here.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from conftest import production_server
 
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
+from fraud_detection.loadtest.generator import bounded_load
 from fraud_detection.rollout.traffic import payloads
-from fraud_detection.serving.load import bounded_load
 
 pytestmark = pytest.mark.integration
 

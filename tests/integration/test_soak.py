@@ -29,10 +29,10 @@ import pytest
 
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
+from fraud_detection.loadtest.generator import bounded_load
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.traffic import payloads
 from fraud_detection.serving import local_server
-from fraud_detection.serving.load import bounded_load
 from fraud_detection.serving.model_store import save_to_bentoml
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

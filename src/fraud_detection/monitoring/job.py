@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 
 from fraud_detection.config import Settings
-from fraud_detection.errors import FraudDetectionError
 from fraud_detection.monitoring.log_reader import read_labels, read_window
 from fraud_detection.monitoring.reports import PREDICTION, drift_report, quality_report
 from fraud_detection.monitoring.verdict import Verdict, decide
@@ -38,9 +37,9 @@ def run_monitor(
     paths, limits = settings.paths, settings.monitor
     end = end or datetime.now(UTC)
     start = end - timedelta(hours=limits.window_hours)
-    production = ModelRegistry(paths.registry, settings.model_name).production()
-    if production is None:
-        raise FraudDetectionError("no production model: nothing to monitor (run `make demo`)")
+    production = ModelRegistry(paths.registry, settings.model_name).require_production(
+        hint="nothing to monitor (run `make demo`)"
+    )
     model = production.load()
     columns = model.feature_columns
     raw_reference = pd.read_parquet(production.path / "reference.parquet")

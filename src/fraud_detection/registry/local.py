@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fraud_detection.errors import RegistryError
+from fraud_detection.errors import NoProductionModelError, RegistryError
 from fraud_detection.training.model import FraudModel
 
 MODEL_FILE = "model.joblib"
@@ -102,6 +102,20 @@ class ModelRegistry:
             return None
         pointer = _read_json(self.production_file)
         return self.get(str(pointer["version"]))
+
+    def require_production(
+        self, hint: str = "run `make demo` (or the training pipeline) first"
+    ) -> RegisteredModel:
+        """The production version, for callers that cannot go on without one.
+
+        Raises:
+            NoProductionModelError: before the first promotion; its message ends with `hint`,
+                what the caller's user should do (or what is skipped) instead.
+        """
+        production = self.production()
+        if production is None:
+            raise NoProductionModelError(f"no production model in {self.model_dir}: {hint}")
+        return production
 
     def previous(self) -> RegisteredModel | None:
         """The version production pointed at before the current one (what a rollback returns

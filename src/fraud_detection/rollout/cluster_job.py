@@ -169,11 +169,7 @@ def _check_consistent(target: Target, canary: kserve.ClusterCanary, version: str
     """Refuse to start from a state where the registry and the InferenceService disagree, or
     where the candidate is production already."""
     target.registry.get(version)  # a registered version, or a RegistryError naming it
-    production = target.registry.production()
-    if production is None:
-        raise kserve.RolloutError(
-            f"the registry at {target.registry.root} has no production model: run make deploy"
-        )
+    production = target.registry.require_production(hint="run make deploy")
     serving = canary.serving()
     if serving != production.version:
         raise kserve.RolloutError(

@@ -59,9 +59,7 @@ def run_canary(
     """
     paths, limits = settings.paths, settings.rollout
     registry = ModelRegistry(paths.registry, settings.model_name)
-    stable = registry.production()
-    if stable is None:
-        raise FraudDetectionError("no production model to canary against; promote one first")
+    stable = registry.require_production(hint="nothing to canary against; promote one first")
     candidate = registry.get(candidate_version)
     if candidate.version == stable.version:
         raise FraudDetectionError(f"{candidate.version} is already the production model")

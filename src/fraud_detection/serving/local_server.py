@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,32 @@ def free_port() -> int:
         return port
 
 
+def bentoml_environment(
+    bentoml_home: Path,
+    feature_repo: Path | None = None,
+    *,
+    model_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    one_thread: bool = False,
+) -> dict[str, str]:
+    """Our environment plus what a BentoML subprocess (a server, or `bentoml build`) reads:
+    the store under `bentoml_home` and, for a server, the Feast repository and model directory.
+
+    `one_thread` caps OpenMP at one thread unless the caller's environment says otherwise:
+    single rows gain nothing from OpenMP, and several servers spinning OpenMP threads on a
+    small machine slow each other down badly. `extra_env` comes last and wins.
+    """
+    return {
+        **os.environ,
+        "BENTOML_HOME": str(bentoml_home),
+        **({"FRAUD_SERVING_FEATURE_REPO": str(feature_repo)} if feature_repo else {}),
+        "BENTOML_DO_NOT_TRACK": "True",
+        **({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")} if one_thread else {}),
+        **({"FRAUD_SERVING_MODEL_DIR": str(model_dir)} if model_dir else {}),
+        **(extra_env or {}),
+    }
+
+
 @contextmanager
 def serve(
     project_root: Path,
@@ -61,17 +87,9 @@ def serve(
         ServerNotReadyError: with the tail of the server log, if it exits or times out first.
     """
     port = free_port()
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(bentoml_home),
-        "FRAUD_SERVING_FEATURE_REPO": str(feature_repo),
-        "BENTOML_DO_NOT_TRACK": "True",
-        # One scoring thread per server: single rows gain nothing from OpenMP, and several
-        # servers spinning OpenMP threads on a small machine slow each other down badly.
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-        **({"FRAUD_SERVING_MODEL_DIR": str(model_dir)} if model_dir else {}),
-        **(extra_env or {}),
-    }
+    env = bentoml_environment(
+        bentoml_home, feature_repo, model_dir=model_dir, extra_env=extra_env, one_thread=True
+    )
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as log:
         process = start(serve_command(model_tag, port, "127.0.0.1"), env, project_root, log)

@@ -6,13 +6,13 @@ The Bento's version is the registry version, so a model, its Bento and (after
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from fraud_detection.errors import FraudDetectionError
 from fraud_detection.registry.local import RegisteredModel
+from fraud_detection.serving.local_server import bentoml_environment
 from fraud_detection.serving.model_store import save_to_bentoml
 
 BENTOFILE = Path("serving") / "bentofile.yaml"
@@ -34,10 +34,10 @@ def package(registered: RegisteredModel, bentoml_home: Path, project_root: Path)
         "-f", str(project_root / BENTOFILE), "--version", registered.version,
         "--arg", f"model_tag={model_tag}", "--output", "tag", str(project_root),
     ]  # fmt: skip
-    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "True"}
     result = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd=project_root, timeout=600
-    )
+        command, capture_output=True, text=True, env=bentoml_environment(bentoml_home),
+        cwd=project_root, timeout=600,
+    )  # fmt: skip
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise PackagingError(f"bentoml build failed for {model_tag}:\n{tail}")
