@@ -13,7 +13,7 @@ import pytest
 from fraud_detection.config import DataSettings, GateSettings, TrainingSettings
 from fraud_detection.data.generate import generate
 from fraud_detection.data.io import write_parquet
-from fraud_detection.errors import RegistryError, TrainingError
+from fraud_detection.errors import NoProductionModelError, RegistryError, TrainingError
 from fraud_detection.features.aggregates import (
     PROFILE_FEATURES,
     STATS_FEATURES,
@@ -146,3 +146,9 @@ def test_register_refuses_a_model_the_gate_did_not_pass(
                        write_parquet(training_set, tmp_path / "t.parquet"), PARAMS, registry,
                        lineage={}, promote=True)  # fmt: skip
     assert registry.versions() == [] and registry.production() is None
+
+
+def test_require_production_names_the_registry_and_the_fix(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    with pytest.raises(NoProductionModelError, match=r"no production model in .*registry.*: run"):
+        registry.require_production(hint="run it")
