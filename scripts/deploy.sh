@@ -22,10 +22,15 @@ require helm "$HELM_VERSION" "https://helm.sh/docs/intro/install/"
 require_cluster
 [ -x "${VENV_BIN}/fraud-detection" ] || die "no project environment: run make deploy (it bootstraps one)"
 
-step "workspace-init Job (data, features, first model; up to 30 min)"
-kubectl delete job -n "$APP_NAMESPACE" workspace-init --ignore-not-found --wait
+# The bounded waits below add up to about 87 min at most (the pipeline 45, the workspace-init
+# Job 20, the InferenceService 10, the chart 5, the rollout status Job 4): the `make deploy`
+# step of .github/workflows/e2e-kind.yml covers them, so change both together.
+step "workspace-init Job (data, features, first model; up to 20 min)"
+# A Job object goes at once (its pods are removed in the background): a minute is plenty.
+kubectl delete job -n "$APP_NAMESPACE" workspace-init --ignore-not-found --wait --timeout=60s
 kubectl apply -f "${ROOT}/k8s/jobs/workspace-init.yaml"
-if ! wait_job "$APP_NAMESPACE" workspace-init 1800; then
+# A few minutes on the lite profile (generate, features, Feast apply and materialize, train).
+if ! wait_job "$APP_NAMESPACE" workspace-init 1200; then
   kubectl logs -n "$APP_NAMESPACE" job/workspace-init --tail=50 >&2 || true
   die "the workspace-init Job failed (logs above)"
 fi
@@ -37,14 +42,14 @@ step "chart release ${RELEASE}"
 helm upgrade --install "$RELEASE" "${ROOT}/charts/fraud-detection" --namespace "$APP_NAMESPACE" \
   --values "${ROOT}/charts/fraud-detection/values-kind.yaml" \
   --set "model.storageUri=${MODEL_URI_PREFIX}/${version}" --set "predictor.name=v-${version}" \
-  --wait --timeout 10m
+  --wait --timeout 5m
 kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=10m
 
 step "training pipeline on KFP (port-forward to the API on localhost:${KFP_LOCAL_PORT})"
 kubectl port-forward -n "$KFP_NAMESPACE" svc/ml-pipeline "${KFP_LOCAL_PORT}:8888" >/dev/null &
 forward=$!
 trap 'rc=$?; kill "$forward" 2>/dev/null || true; report_failed_step "$rc"' EXIT
-retry 15 2 curl -fsS -o /dev/null "http://127.0.0.1:${KFP_LOCAL_PORT}/apis/v2beta1/healthz"
+retry 15 2 curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${KFP_LOCAL_PORT}/apis/v2beta1/healthz"
 # The challenger must differ from the first model, or the content-addressed registry gives it
 # the same version and the canary compares production with itself. The seed does not do it:
 # with early stopping off and fewer rows than its binning subsample, the classifier draws no
@@ -56,11 +61,11 @@ rollout_params=()
 (cd "$ROOT" && "${VENV_BIN}/fraud-detection" submit --host "http://127.0.0.1:${KFP_LOCAL_PORT}" \
   --param rollout=kserve --param promote=false "${CHALLENGER_PARAMS[@]}" "${rollout_params[@]}" \
   --param "isvc_name=${RELEASE}" --param "namespace=${APP_NAMESPACE}" \
-  --param "model_storage_prefix=${MODEL_URI_PREFIX}" --timeout 3600)
+  --param "model_storage_prefix=${MODEL_URI_PREFIX}" --timeout 2700)
 kill "$forward" 2>/dev/null || true
 
 step "registry and InferenceService agree (read in the cluster)"
-state="$(ROLLOUT_JOB_DEADLINE=240 "${ROOT}/scripts/rollout-job.sh" status)"
+state="$(ROLLOUT_JOB_DEADLINE=180 "${ROOT}/scripts/rollout-job.sh" status)"
 printf '%s\n' "$state"
 grep -qx 'agree=yes' <<<"$state" ||
   die "the registry's production and the InferenceService disagree (above): re-run make deploy"

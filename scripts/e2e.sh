@@ -25,15 +25,25 @@ SPLIT_TOLERANCE="${E2E_SPLIT_TOLERANCE:-6}"
 # that covers the predictor's startup probe (36 x 5 s) plus scheduling and the model mount.
 export ROLLOUT_SETTINGS="${ROLLOUT_SETTINGS:-{\"canary_percent\": ${CANARY_PERCENT}, \"ready_timeout_s\": 300\}}"
 ROLLOUT_JOB="${ROOT}/scripts/rollout-job.sh"
-# Each rollout Job's deadline, in seconds (rollout-job.sh waits 180 s longer for its pod):
+# Each rollout Job's deadline, in seconds (its activeDeadlineSeconds, which counts from the
+# Job's creation, pod start included; rollout-job.sh waits a little longer for the verdict):
 # reading state; a canary's readiness (ready_timeout_s) plus its start; readiness plus the
 # analysis (300 requests and a 400-row probe set to each predictor).
-STATUS_DEADLINE=240
+STATUS_DEADLINE=180
 CANARY_DEADLINE=480
 PROMOTE_DEADLINE=780
 # How long the HTTPRoutes may take to show a change, and the Gateway to apply it.
 ROUTE_TIMEOUT="${E2E_ROUTE_TIMEOUT:-120}"
 ROUTE_SETTLE_SECONDS="${E2E_ROUTE_SETTLE:-5}"
+# Each request through the Gateway may take REQUEST_TIMEOUT s (FIRST_REQUEST_TIMEOUT for the
+# first of a batch, which may open the Gateway's connection to a predictor that just started),
+# and a batch of N requests at most 60 + N s in all: a scored request takes tens of ms, and the
+# server answers 503 or 504 itself rather than hold one.
+REQUEST_TIMEOUT="${E2E_REQUEST_TIMEOUT:-2}"
+FIRST_REQUEST_TIMEOUT="${E2E_FIRST_REQUEST_TIMEOUT:-10}"
+# The bounded waits add up to about 68 min at most (the five rollout Jobs 33, the requests 19,
+# the monitor Job 10, the InferenceService 5), and the two HTTPRoute waits to 4 more: the
+# `make e2e` step of .github/workflows/e2e-kind.yml covers them, so change both together.
 
 on_exit() {
   local rc=$?
@@ -51,17 +61,25 @@ require_cluster
 command -v curl >/dev/null 2>&1 || die "curl is not installed"
 
 step "InferenceService ${RELEASE} ready"
-kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=10m
+# make deploy waited for it already: this is a check, with room for a predictor that restarts.
+kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=5m
 host="$(kubectl get -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" -o jsonpath='{.status.url}' | sed 's|^https\{0,1\}://||')"
 [ -n "$host" ] || die "the InferenceService reports no URL"
 
-# score N ID_PREFIX: N requests through the Gateway; prints the model version of each answer,
-# one a line. Any failed request or answer without a version fails the check.
+# score N ID_PREFIX: N requests through the Gateway, within 60 + N s in all; prints the model
+# version of each answer, one a line. Any failed or late request, or an answer without a
+# version, fails the check.
 score() {
-  local n="$1" prefix="$2" i body response version
+  local n="$1" prefix="$2" i body response version limit left deadline
+  deadline=$((SECONDS + 60 + n))
   for i in $(seq 1 "$n"); do
+    left=$((deadline - SECONDS))
+    [ "$left" -gt 0 ] || die "${n} requests through the Gateway took over $((60 + n)) s: stopped at ${prefix}-${i}"
+    limit="$REQUEST_TIMEOUT"
+    [ "$i" -gt 1 ] || limit="$FIRST_REQUEST_TIMEOUT"
+    [ "$left" -ge "$limit" ] || limit="$left"
     body="{\"transactions\": [{\"transaction_id\": \"${prefix}-${i}\", \"customer_id\": $((i % 97)), \"amount\": $((10 + i % 500)).5, \"merchant_category\": \"grocery\", \"card_present\": true}]}"
-    response="$(curl -fsS --max-time 10 -H "Host: ${host}" -H 'Content-Type: application/json' \
+    response="$(curl -fsS --max-time "$limit" -H "Host: ${host}" -H 'Content-Type: application/json' \
       -d "$body" "${GATEWAY_URL}/score")" || die "request ${prefix}-${i} through the Gateway failed"
     version="$(sed -n 's/.*"model_version": *"\([^"]*\)".*/\1/p' <<<"$response")"
     [ -n "$version" ] || die "an answer names no model version: ${response}"
@@ -173,7 +191,8 @@ step "monitor CronJob, once"
 job="monitor-e2e-$(date +%s)"
 kubectl create job -n "$APP_NAMESPACE" "$job" --from="cronjob/${RELEASE}-monitor"
 # A verdict other than ok fails the Job on purpose (non-zero exit): read the exit code either way.
-wait_job "$APP_NAMESPACE" "$job" 900 || true
+# One monitor run takes a few minutes at most on the lite profile.
+wait_job "$APP_NAMESPACE" "$job" 600 || true
 code="$(kubectl get pods -n "$APP_NAMESPACE" -l "job-name=${job}" \
   -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')"
 kubectl logs -n "$APP_NAMESPACE" "job/${job}" --tail=20 >&2 || true

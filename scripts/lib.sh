@@ -94,9 +94,15 @@ retry() {
 }
 
 # wait_rollouts NAMESPACE TIMEOUT: every Deployment and StatefulSet there becomes available.
+# The Deployments are waited for together, under one bound (they start in parallel, so waiting
+# for each in turn with its own TIMEOUT would allow their sum); each StatefulSet has its own.
 wait_rollouts() {
   local namespace="$1" timeout="$2" kind_name
-  for kind_name in $(kubectl get deployments,statefulsets -n "$namespace" -o name); do
+  if [ -n "$(kubectl get deployments -n "$namespace" -o name)" ]; then
+    kubectl wait -n "$namespace" deployment --all --for=condition=Available --timeout="$timeout" ||
+      die "the Deployments in ${namespace} are not available within ${timeout} (step: ${STEP})"
+  fi
+  for kind_name in $(kubectl get statefulsets -n "$namespace" -o name); do
     kubectl rollout status -n "$namespace" "$kind_name" --timeout="$timeout" ||
       die "${kind_name} in ${namespace} not ready within ${timeout} (step: ${STEP})"
   done

@@ -20,9 +20,11 @@ version="${2:-}"
 settings="${ROLLOUT_SETTINGS:-}"
 [ -n "$settings" ] || settings='{}'
 # The Job's deadline (its activeDeadlineSeconds: at the deadline it removes a canary it is
-# analysing and stops); the wait adds time to schedule its pod and pull or start the image.
+# analysing and stops). It counts from the Job's creation, so it covers scheduling the pod and
+# starting the image too: past it the Job controller marks the Job failed within seconds, and
+# the wait adds only that margin.
 JOB_DEADLINE="${ROLLOUT_JOB_DEADLINE:-1800}"
-JOB_TIMEOUT=$((JOB_DEADLINE + 180))
+JOB_TIMEOUT=$((JOB_DEADLINE + 30))
 
 case "$action" in
   status | rollback) [ -z "$version" ] || die "${action} takes no version" ;;

@@ -301,9 +301,10 @@ def test_check_catches_the_defect(
 
 
 def test_an_unbounded_command_is_caught(tmp_path: Path) -> None:
-    """A command-level bound: kind-up.sh runs again with lib.sh's rollout waits unbounded."""
+    """A command-level bound: kind-up.sh runs again with lib.sh's StatefulSet rollout waits
+    unbounded."""
     root = copy_repo(tmp_path / "copy")
-    replace("scripts/lib.sh", ' --timeout="$timeout"', "")(root)
+    replace("scripts/lib.sh", ' "$kind_name" --timeout="$timeout"', ' "$kind_name"')(root)
     again = rerun(recorded(), tmp_path / "work", root, "kind-up.sh")
     assert [r.returncode for r in again.runs] == [0], again.runs[0].stderr[-2000:]
     found = CHECKS["waits-bounded"](read_install(again), [])
@@ -311,7 +312,7 @@ def test_an_unbounded_command_is_caught(tmp_path: Path) -> None:
         found,
         "scripts/kind-up.sh",
         "kubectl rollout status",
-        "deployment.apps/kserve-controller-manager",
+        "statefulset.apps/postgres",
         "no bound",
     )
 
