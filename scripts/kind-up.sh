@@ -10,7 +10,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MIN_CPUS="${KIND_MIN_CPUS:-6}"
 MIN_MEMORY_GB="${KIND_MIN_MEMORY_GB:-12}"
-WAIT="${KIND_WAIT_TIMEOUT:-10m}"
+# The bound of each Helm release with workloads (cert-manager, Envoy Gateway, KServe): each
+# installs in 1-3 min on a 4-vCPU runner. The waits add up to about 66 min at most, which
+# .github/workflows/e2e-kind.yml's `make kind-up` step covers: change both together.
+WAIT="${KIND_WAIT_TIMEOUT:-8m}"
 
 # True for a whole number (what docker info and the KIND_MIN_* settings must be).
 is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
@@ -49,7 +52,8 @@ others = ", ".join(f"{n} of {g}" for g, n in sorted(dropped.items())) or "none"
 print(f"{len(kept)} CRDs of {group} kept; dropped: {others}", file=sys.stderr)
 yaml.safe_dump_all(kept, sys.stdout, sort_keys=False)
 PY
-PYTHON="${ROOT}/.venv/bin/python"
+# The project's own interpreter (make kind-up creates it); KIND_UP_PYTHON points elsewhere.
+PYTHON="${KIND_UP_PYTHON:-${ROOT}/.venv/bin/python}"
 crds_of_group() { "$PYTHON" -c "$CRD_FILTER" "$1" || die "cannot select the ${1} CRDs"; }
 
 step "preflight: tools"
@@ -136,15 +140,17 @@ retry 10 6 kubectl apply -k "${ROOT}/k8s/platform/gateway"
 kubectl wait --for=condition=Programmed --timeout=300s -n kserve gateway/kserve-ingress-gateway
 
 step "KServe ${KSERVE_VERSION} (Standard mode, Gateway API)"
+# CRDs only: nothing to pull or start.
 helm upgrade --install kserve-crd oci://ghcr.io/kserve/charts/kserve-crd \
-  --version "$KSERVE_VERSION" --namespace kserve --wait --timeout "$WAIT"
+  --version "$KSERVE_VERSION" --namespace kserve --wait --timeout 2m
 helm upgrade --install kserve-resources oci://ghcr.io/kserve/charts/kserve-resources \
   --version "$KSERVE_VERSION" --namespace kserve \
   --set kserve.controller.deploymentMode=Standard \
   --set kserve.controller.gateway.ingressGateway.enableGatewayApi=true \
   --set kserve.controller.gateway.ingressGateway.className=envoy \
   --wait --timeout "$WAIT"
-wait_rollouts kserve "$WAIT"
+# Helm waited for its Deployments already: this catches anything else in the namespace.
+wait_rollouts kserve 2m
 
 step "KFP ${KFP_VERSION} standalone"
 kfp_manifests="github.com/kubeflow/pipelines/manifests/kustomize"
@@ -152,6 +158,7 @@ retry 3 10 kubectl apply -k "${kfp_manifests}/cluster-scoped-resources?ref=${KFP
 kubectl wait --for=condition=Established --timeout=60s crd/applications.app.k8s.io
 # platform-agnostic, not env/dev: the latter points several images at unreleased tags.
 retry 3 10 kubectl apply -k "${kfp_manifests}/env/platform-agnostic?ref=${KFP_VERSION}"
+# Its eight Deployments pull their images and start in parallel: one bound for all of them.
 wait_rollouts "$KFP_NAMESPACE" 15m
 
 step "application namespace: Redis, PostgreSQL, workspace"
@@ -175,4 +182,4 @@ fi
 wait_rollouts "$APP_NAMESPACE" 5m
 
 step "done"
-log "platform ready. KFP UI: kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80 (see docs/kind.md)"
+log "platform ready. KFP UI: kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8081:80, then http://localhost:8081 (see docs/kind.md)"

@@ -620,7 +620,8 @@ def prune_markdown(files: Files, removed: Removed) -> None:
 
 # --- option: no kind cluster, no platform install ------------------------------------------
 
-KIND_DIRS = ("k8s/kind/", "k8s/platform/")
+# tests/cluster/: make verify-cluster runs the kind scripts end to end.
+KIND_DIRS = ("k8s/kind/", "k8s/platform/", "tests/cluster/")
 KIND_FILES = (
     "k8s/jobs/workspace-init.yaml",
     "scripts/kind-up.sh",
@@ -633,6 +634,7 @@ KIND_FILES = (
     "docs/kind.md",
     "tests/static/test_platform.py",
     "tests/static/test_cluster_scripts.py",
+    "tests/static/test_kind_up.py",
 )
 MAKE_CALL = re.compile(r"(?:^|[;&|(])[ \t]*make((?:[ \t]+[^\s;&|)]+)*)", re.MULTILINE)
 MAKE_RULE = re.compile(r"^([A-Za-z0-9][\w.-]*)[ \t]*:(?![:=])")
@@ -708,7 +710,9 @@ def _drop_make_rules(text: str, removed: Removed) -> tuple[str, set[str]]:
             while end < len(lines) and lines[end].startswith("\t"):
                 end += 1
             recipe = "".join(lines[i + 1 : end])
-            if any(path in recipe for path in removed.files):
+            if any(path in recipe for path in removed.files) or any(
+                directory.rstrip("/") in recipe for directory in removed.dirs
+            ):
                 dropped.add(rule.group(1))
                 i = end + 1 if end < len(lines) and not lines[end].strip() else end
                 continue
@@ -796,6 +800,15 @@ def without_kind(files: Files, removed: Removed) -> None:
             "test_the_versions_quoted_in_the_kind_guide_are_the_matrix",
         ),
         ("tests/static/toolbox.py", "render_platform"),
+        # The promote and rollback tests stay: the release workflow promotes on any cluster.
+        (
+            "tests/static/test_rollout_scripts.py",
+            "test_e2e_canaries_rolls_back_and_promotes_through_the_rollout_job",
+        ),
+        (
+            "tests/static/test_rollout_scripts.py",
+            "test_e2e_fails_when_the_cluster_does_not_do_its_part",
+        ),
     ):
         set_text(files, path, drop_function(text_of(files, path), function, path))
         removed.functions.add(f"{path}::{function}")

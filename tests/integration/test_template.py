@@ -282,7 +282,8 @@ def test_the_namespace_goes_where_namespaces_go(project: Path) -> None:
     assert 'APP_NAMESPACE="${APP_NAMESPACE:-risk-ns}"' in lib
     assert 'CLUSTER_NAME="${CLUSTER_NAME:-card-risk}"' in lib
     assert 'RELEASE="${RELEASE:-card-risk}"' in lib
-    assert '"--namespace", default="risk-ns"' in (project / "src/card_risk/cli.py").read_text()
+    job = (project / "src/card_risk/rollout/cluster_job.py").read_text()
+    assert '"--namespace", default="risk-ns"' in job
     assert 'namespace: str = "risk-ns"' in (project / "pipelines/training_pipeline.py").read_text()
     namespace = yaml.safe_load((project / "k8s/platform/base/namespace.yaml").read_text())
     assert namespace["metadata"]["name"] == "risk-ns"

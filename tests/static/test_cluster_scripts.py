@@ -69,7 +69,9 @@ def _run(script: str, bin_dir: Path, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run(
         [str(bin_dir / "bash"), str(REPO_ROOT / "scripts" / script)],
         capture_output=True, text=True, timeout=60,
-        env={"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/tmp"), **env},
+        # kind-up filters CRDs with the project's interpreter: this one, wherever the tests run.
+        env={"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/tmp"),
+             "KIND_UP_PYTHON": sys.executable, **env},
     )  # fmt: skip
 
 
@@ -226,8 +228,11 @@ def _run_images(
 
 
 def _app_images() -> list[str]:
+    """The pipeline and serving images the chart runs, at the chart's appVersion."""
     chart = yaml.safe_load(CHART_FILE.read_text())
-    return [f"fraud-detection-{name}:{chart['appVersion']}" for name in ("pipeline", "serving")]
+    values = yaml.safe_load((CHART_FILE.parent / "values.yaml").read_text())
+    repositories = [values["jobs"]["image"]["repository"], values["image"]["repository"]]
+    return [f"{repository}:{chart['appVersion']}" for repository in repositories]
 
 
 def test_images_load_one_platform_archive_not_kind_load_docker_image(

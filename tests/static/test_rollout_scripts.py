@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,14 @@ def command_of(job: dict[str, Any]) -> list[str]:
     return command
 
 
+def lib_default(name: str) -> str:
+    """The default scripts/lib.sh gives `name` (`NAME="${NAME:-default}"`)."""
+    lib = (REPO_ROOT / "scripts" / "lib.sh").read_text()
+    found = re.search(rf'^{name}="\$\{{{name}:-([^}}]+)\}}"$', lib, re.MULTILINE)
+    assert found, f"scripts/lib.sh sets no default for {name}"
+    return found.group(1)
+
+
 @pytest.mark.parametrize(("exit_code", "outcome"), [(0, "promoted"), (3, "rolled back")])
 def test_promote_runs_the_canary_in_the_cluster_and_returns_its_verdict(
     cluster: Path, exit_code: int, outcome: str
@@ -105,7 +114,8 @@ def test_promote_runs_the_canary_in_the_cluster_and_returns_its_verdict(
     assert command_of(job)[-2:] == ["promote", VERSION]
     # Rendered from the installed release's own values, the registry next to what it serves.
     commands = (cluster / "record" / "commands").read_text()
-    assert "helm get values fraud-detection --namespace fraud-detection" in commands
+    release, namespace = lib_default("RELEASE"), lib_default("APP_NAMESPACE")
+    assert f"helm get values {release} --namespace {namespace}" in commands
     assert "--show-only templates/rollout-job.yaml" in commands
     prefix = command_of(job)[command_of(job).index("--storage-prefix") + 1]
     assert prefix == SERVED.rsplit("/", 1)[0]
