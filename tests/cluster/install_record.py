@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from helm_args import template_args
 from installed import pinned_tool
+from kube_kinds import CLUSTER_SCOPED
 from recorder import VERSIONS, Recording
 
 APP_NAMESPACE = "fraud-detection"
@@ -32,24 +33,6 @@ BUILTIN_NAMESPACES = {
     "kube-public",
     "kube-node-lease",
     "local-path-storage",
-}
-CLUSTER_SCOPED = {
-    "Namespace",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "PersistentVolume",
-    "GatewayClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "StorageClass",
-    "PriorityClass",
-    "ClusterIssuer",
-    "ClusterServingRuntime",
-    "ClusterStorageContainer",
-    "APIService",
 }
 PVC_URI = re.compile(r"pvc://([a-z0-9]([-a-z0-9]*[a-z0-9])?)(/|\b)")
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from helm_args import template_args
+from kube_kinds import CLUSTER_SCOPED
 from mini_jsonpath import evaluate
 
 # Started with python -S (site's startup is most of a call's time, and e2e.sh makes hundreds):
@@ -76,24 +77,6 @@ FIRST_MODEL, SECOND_MODEL = "0123456789ab", "ba9876543210"  # pragma: allowlist 
 
 
 # --- cluster state -------------------------------------------------------------------------
-CLUSTER_SCOPED = {
-    "Namespace",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "PersistentVolume",
-    "GatewayClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "StorageClass",
-    "PriorityClass",
-    "ClusterIssuer",
-    "ClusterServingRuntime",
-    "ClusterStorageContainer",
-    "APIService",
-}
 ALIASES = {
     "isvc": "InferenceService",
     "inferenceservice": "InferenceService",

@@ -10,7 +10,6 @@ off and fewer rows than its binning subsample), which is what the first test sho
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from training_data import point_in_time_training_set
 
-from fraud_detection.config import DataSettings, TrainingSettings
-from fraud_detection.data.generate import generate
+from fraud_detection.config import TrainingSettings
 from fraud_detection.features.aggregates import (
     PROFILE_FEATURES,
     STATS_FEATURES,
-    as_of_just_before,
-    customer_transaction_stats,
 )
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.training.model import FraudModel, fit
@@ -38,16 +35,7 @@ FIRST = TrainingSettings(holdout_days=6, validation_days=3)
 
 @pytest.fixture(scope="module")
 def training_set() -> pd.DataFrame:
-    data = generate(DataSettings(n_customers=200, days=30, end=date(2026, 1, 1)))
-    frame = data.transactions.sort_values("event_timestamp", ignore_index=True)
-    stats = customer_transaction_stats(frame).sort_values("event_timestamp")
-    keys = frame.assign(as_of=as_of_just_before(frame["event_timestamp"]))
-    joined = pd.merge_asof(
-        keys.sort_values("as_of"), stats.rename(columns={"event_timestamp": "stats_at"}),
-        left_on="as_of", right_on="stats_at", by="customer_id",
-    )  # fmt: skip
-    joined = joined.merge(data.customers.drop(columns="event_timestamp"), on="customer_id")
-    return joined.sort_values("event_timestamp", ignore_index=True)
+    return point_in_time_training_set(n_customers=200, days=30)
 
 
 def challenger_params() -> dict[str, Any]:

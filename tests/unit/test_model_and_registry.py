@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import pickle
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from training_data import point_in_time_training_set
 
-from fraud_detection.config import DataSettings, GateSettings, TrainingSettings
-from fraud_detection.data.generate import generate
+from fraud_detection.config import GateSettings, TrainingSettings
 from fraud_detection.data.io import write_parquet
 from fraud_detection.errors import NoProductionModelError, RegistryError, TrainingError
 from fraud_detection.features.aggregates import (
     PROFILE_FEATURES,
     STATS_FEATURES,
-    as_of_just_before,
-    customer_transaction_stats,
 )
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.training import steps
@@ -32,16 +29,7 @@ GATE = GateSettings(min_roc_auc=0.5, min_pr_auc=0.05, min_recall_at_fpr=0.0)
 @pytest.fixture(scope="module")
 def training_set() -> pd.DataFrame:
     """Transactions joined with the features that existed just before each (as Feast would)."""
-    data = generate(DataSettings(n_customers=400, days=40, end=date(2026, 1, 1)))
-    frame = data.transactions.sort_values("event_timestamp", ignore_index=True)
-    stats = customer_transaction_stats(frame).sort_values("event_timestamp")
-    keys = frame.assign(as_of=as_of_just_before(frame["event_timestamp"]))
-    joined = pd.merge_asof(
-        keys.sort_values("as_of"), stats.rename(columns={"event_timestamp": "stats_at"}),
-        left_on="as_of", right_on="stats_at", by="customer_id",
-    )  # fmt: skip
-    joined = joined.merge(data.customers.drop(columns="event_timestamp"), on="customer_id")
-    return joined.sort_values("event_timestamp", ignore_index=True)
+    return point_in_time_training_set(n_customers=400, days=40)
 
 
 @pytest.fixture(scope="module")
