@@ -17,7 +17,7 @@ from pathlib import Path
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
 from fraud_detection.monitoring.job import run_monitor
-from fraud_detection.retraining.launchers import kfp_launcher
+from fraud_detection.retraining.launchers import cluster_run_arguments, kfp_launcher
 from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 
 
@@ -38,7 +38,7 @@ def main() -> int:
             )
             fired = trigger.fire(
                 Window(*result.window), "; ".join(result.verdict.reasons),
-                kfp_launcher(host, package, arguments={}),
+                kfp_launcher(host, package, arguments=cluster_run_arguments(settings)),
             )  # fmt: skip
             print(f"retraining: {fired.status} {fired.run_id or ''} {fired.detail}")
         return result.verdict.exit_code

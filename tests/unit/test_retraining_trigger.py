@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from fraud_detection.retraining.launchers import kfp_launcher
+from fraud_detection.config import RolloutSettings, Settings
+from fraud_detection.retraining.launchers import cluster_run_arguments, kfp_launcher
 from fraud_detection.retraining.trigger import RetrainingTrigger, TriggerError, Window
 
 NOON = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -99,3 +101,15 @@ def test_kfp_launcher_submits_the_compiled_pipeline_with_the_window(tmp_path: Pa
     (submitted,) = client.submitted
     assert submitted["arguments"] == {"max_iter": 250, "rollout": "kserve", "promote": False}
     assert submitted["experiment_name"] == "retraining"
+
+
+def test_the_retraining_run_carries_the_monitors_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_ROLLOUT__CANARY_PERCENT", "35")
+    monkeypatch.setenv("FRAUD_TRAINING__MAX_ITER", "180")
+    arguments = cluster_run_arguments(Settings())
+    assert arguments["max_iter"] == 180
+    assert RolloutSettings.model_validate(arguments["rollout_settings"]).canary_percent == 35
+    # Every argument names a parameter of the compiled pipeline the CronJob submits.
+    compiled = next(yaml.safe_load_all(Settings().paths.compiled_pipeline.read_text()))
+    parameters = compiled["root"]["inputDefinitions"]["parameters"]
+    assert set(arguments) <= set(parameters), set(arguments) - set(parameters)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fraud_detection.config import Settings
 from fraud_detection.retraining.trigger import Window
 
 
@@ -34,6 +35,18 @@ def kfp_launcher(
         return str(run.run_id)
 
     return launch
+
+
+def cluster_run_arguments(settings: Settings) -> dict[str, Any]:
+    """The pipeline parameters that carry this job's settings to the retraining run: the
+    training and gate settings (flattened, as the pipeline's signature takes them) and the whole
+    rollout settings as one object. Without them every setting would take the compiled
+    pipeline's default, whatever `FRAUD_*` the monitor ran with."""
+    return {
+        **settings.training.model_dump(),
+        **settings.gate.model_dump(),
+        "rollout_settings": settings.rollout.model_dump(mode="json"),
+    }
 
 
 def local_launcher(retrain: Callable[[], str]) -> Callable[[Window, str], str]:
