@@ -16,6 +16,7 @@ import bentoml
 from prometheus_client import Counter
 from pydantic import BaseModel
 
+from fraud_detection import third_party_warnings
 from fraud_detection.serving import log_filters
 from fraud_detection.serving.body_limit import BodySizeLimit
 from fraud_detection.serving.http_contract import JsonOnly, OpenAPIErrors
@@ -60,6 +61,7 @@ class FraudDetector:
             SETTINGS.feature_store_yaml,
             lookup_timeout_s=SETTINGS.lookup_timeout_s,
         )
+        third_party_warnings.quiet()  # again: opening the store imported Feast
         self.prediction_log = (
             PredictionLog(
                 SETTINGS.prediction_log_dir,

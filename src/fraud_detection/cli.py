@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fraud_detection import third_party_warnings
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError, NoProductionModelError
 
@@ -75,30 +75,9 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
 
 
 def _quiet_third_party_warnings() -> None:
-    """Hide the warnings of libraries we use that say nothing to our users (and that no change
-    of ours can fix). Each filter names one message of one library; any other warning shows.
-
-    Feast's modules run `warnings.simplefilter("once", DeprecationWarning)` when imported, which
-    shows every library's deprecation warnings (Python hides them outside `__main__`) and goes
-    in front of these filters: `_import_feast` applies them again after that import.
-    """
-    # bentoml 1.4 builds its ignore-file matcher with pathspec's old pattern name "gitwildmatch"
-    # when imported; pathspec only renamed that style, its behaviour is unchanged.
-    warnings.filterwarnings(
-        "ignore", r"GitWildMatchPattern \('gitwildmatch'\) is deprecated", DeprecationWarning,
-        module=r"pathspec\.",
-    )  # fmt: skip
-    # evidently 0.7 patches `numpy.core.numeric.ScalarType` when imported; numpy keeps
-    # `numpy.core` working as an alias of `numpy._core`.
-    warnings.filterwarnings(
-        "ignore", r"numpy\.core is deprecated", DeprecationWarning, module=r"evidently\."
-    )
-    # evidently's UI (imported by `import evidently`, never started here) declares litestar
-    # dependencies with the API litestar 2.23 deprecated for 3.0.
-    warnings.filterwarnings(
-        "ignore", r"(Call to|Use of) deprecated (function|class) '(Dependency|DependencyKwarg)'",
-        DeprecationWarning, module=r"litestar\.",
-    )  # fmt: skip
+    """Hide the third-party warnings that say nothing to our users (third_party_warnings);
+    `_import_feast` applies them again after Feast's import resets the filters."""
+    third_party_warnings.quiet()
 
 
 def _import_feast() -> None:
