@@ -472,10 +472,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _canary(settings: Settings, args: argparse.Namespace) -> int:
     from fraud_detection.registry import ModelRegistry
-    from fraud_detection.rollout.embedded import candidate_of, run_canary
+    from fraud_detection.rollout.embedded import run_canary
 
     registry = ModelRegistry(settings.paths.registry, settings.model_name)
-    candidate = registry.get(args.version) if args.version else candidate_of(registry)
+    candidate = registry.get(args.version) if args.version else registry.newest_candidate()
     if candidate is None:
         raise FraudDetectionError("no candidate: every registered version is production")
     result = run_canary(settings, candidate.version, report=_progress)

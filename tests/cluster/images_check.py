@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from install_record import Install, option
+from helm_args import option
+from install_record import Install
 from workloads import pods
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helm_args import template_args
+from helm_args import option, template_args
 from installed import pinned_tool
 from kube_kinds import CLUSTER_SCOPED
 from recorder import VERSIONS, Recording
@@ -99,17 +99,6 @@ class Install:
 
     def rel(self, path: str) -> str:
         return path.replace(str(self.root) + "/", "")
-
-
-def option(args: list[str], *names: str) -> str:
-    found = ""
-    for i, arg in enumerate(args):
-        for name in names:
-            if arg == name and i + 1 < len(args):
-                found = args[i + 1]
-            elif arg.startswith(name + "="):
-                found = arg.split("=", 1)[1]
-    return found
 
 
 def docs_of(text: str) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 from doc_commands import DocCommand
-from install_record import Install, option
+from helm_args import option
+from install_record import Install
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from doc_commands import DocCommand
-from install_record import APP_NAMESPACE, PVC_URI, Install, Obj, option
+from helm_args import option
+from install_record import APP_NAMESPACE, PVC_URI, Install, Obj
 from workloads import Pod, pods, selects
 
 # What kind's own DNS carries: the one peer outside the install that policies may name.

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helm_args import template_args
+from helm_args import option, template_args
 from kube_kinds import CLUSTER_SCOPED
 from mini_jsonpath import evaluate
 
@@ -169,18 +169,6 @@ def parse_docs(text: str) -> list[dict[str, Any]]:
 
 
 # --- argument helpers ----------------------------------------------------------------------
-def option(args: list[str], *names: str, default: str = "") -> str:
-    """The value of --name VALUE or --name=VALUE (the last one given)."""
-    found = default
-    for i, arg in enumerate(args):
-        for name in names:
-            if arg == name and i + 1 < len(args):
-                found = args[i + 1]
-            elif arg.startswith(name + "="):
-                found = arg.split("=", 1)[1]
-    return found
-
-
 def options(args: list[str], *names: str) -> list[str]:
     values = []
     for i, arg in enumerate(args):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from install_record import Call, Install, option
+from helm_args import option
+from install_record import Call, Install
 
 INFINITE = float("inf")
 WORKFLOW = ".github/workflows/e2e-kind.yml"

@@ -26,7 +26,7 @@ from fraud_detection.features.derived import model_frame
 from fraud_detection.loop import prepare_data, prepare_features
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.registry.local import CARD_FILE
-from fraud_detection.rollout.embedded import candidate_of, run_canary
+from fraud_detection.rollout.embedded import run_canary
 from fraud_detection.training.model import FraudModel
 from pipelines import run_local
 
@@ -72,7 +72,7 @@ def registry_of(settings: Settings) -> ModelRegistry:
 
 def staged_candidate(settings: Settings, tmp_path: Path, model_bytes: bytes | None) -> Path:
     """A model directory holding the candidate's card and the given model file."""
-    candidate = candidate_of(registry_of(settings))
+    candidate = registry_of(settings).newest_candidate()
     assert candidate is not None
     staged = tmp_path / "staged"
     staged.mkdir()
@@ -88,7 +88,7 @@ def test_candidate_that_cannot_start_is_rolled_back(
     settings = workspace()
     registry = registry_of(settings)
     before = registry.production()
-    candidate = candidate_of(registry)
+    candidate = registry.newest_candidate()
     assert before is not None and candidate is not None
     broken = staged_candidate(settings, tmp_path, model_bytes=b"not a model")
 
@@ -109,7 +109,7 @@ def test_candidate_that_scores_worse_on_the_probe_set_is_rolled_back(
     settings = workspace()
     registry = registry_of(settings)
     production = registry.production()
-    candidate = candidate_of(registry)
+    candidate = registry.newest_candidate()
     assert production is not None and candidate is not None
     sound = candidate.load()
     # Same inputs and interface, but scores that ignore them: a regression a gate on stale
@@ -134,7 +134,7 @@ def test_sound_candidate_is_promoted_with_its_evidence_recorded(
 ) -> None:
     settings = workspace()
     registry = registry_of(settings)
-    candidate = candidate_of(registry)
+    candidate = registry.newest_candidate()
     assert candidate is not None
 
     result = run_canary(settings, candidate.version, lambda _: None)

@@ -129,6 +129,14 @@ class ModelRegistry:
                 return self.get(str(entry["version"]))
         return None
 
+    def newest_candidate(self) -> RegisteredModel | None:
+        """The newest registered version that is not production (what a canary would test)."""
+        production = self.production()
+        newer = [
+            m for m in self.versions() if production is None or m.version != production.version
+        ]
+        return newer[-1] if newer else None
+
     def promote(self, version: str, reason: str) -> RegisteredModel:
         """Point production at `version`, keeping the history of earlier pointers."""
         model = self.get(version)

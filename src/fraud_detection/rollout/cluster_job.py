@@ -92,7 +92,8 @@ def status(target: Target, api: kserve.InferenceServiceAPI | None = None) -> dic
     canary = target.canary(api)
     production = target.registry.production()
     previous = target.registry.previous()
-    candidate = _candidate(target.registry)
+    newest = target.registry.newest_candidate()
+    candidate = newest.version if newest else None
     serving = canary.serving()
     found = {
         "production": production.version if production else "none",
@@ -181,15 +182,6 @@ def _check_consistent(target: Target, canary: kserve.ClusterCanary, version: str
         raise kserve.RolloutError(
             f"{version} is production already: a canary of it would compare production with itself"
         )
-
-
-def _candidate(registry: ModelRegistry) -> str | None:
-    """The newest registered version that is not production."""
-    production = registry.production()
-    others = [
-        m.version for m in registry.versions() if not production or m.version != production.version
-    ]
-    return others[-1] if others else None
 
 
 def _say(line: str, stream: TextIO | None = None) -> None:

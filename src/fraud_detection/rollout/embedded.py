@@ -17,7 +17,7 @@ from typing import Any
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
 from fraud_detection.errors import FraudDetectionError
-from fraud_detection.registry import ModelRegistry, RegisteredModel
+from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
 from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
 from fraud_detection.serving import local_server
@@ -122,15 +122,6 @@ def _start(
         )
     )
     return server.url
-
-
-def candidate_of(registry: ModelRegistry) -> RegisteredModel | None:
-    """The newest registered version that is not production (what a canary would test)."""
-    production = registry.production()
-    newer = [
-        m for m in registry.versions() if production is None or m.version != production.version
-    ]
-    return newer[-1] if newer else None
 
 
 def _stamp() -> str:
