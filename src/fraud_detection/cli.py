@@ -38,7 +38,7 @@ console = Console(highlight=False, soft_wrap=True)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _quiet_third_party_warnings()
+    third_party_warnings.quiet()
     with _exit_on_sigterm(), _plain_stdout():
         try:
             settings = Settings(workspace=args.workspace) if args.workspace else Settings()
@@ -74,17 +74,11 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _quiet_third_party_warnings() -> None:
-    """Hide the third-party warnings that say nothing to our users (third_party_warnings);
-    `_import_feast` applies them again after Feast's import resets the filters."""
-    third_party_warnings.quiet()
-
-
 def _import_feast() -> None:
     """Import Feast (the caller is about to) and put our warning filters back in front."""
     import fraud_detection.features.store  # noqa: F401  (Feast's import sets its filter)
 
-    _quiet_third_party_warnings()
+    third_party_warnings.quiet()
 
 
 # CSI sequences: colours, cursor movement, erasing.

@@ -82,7 +82,9 @@ def test_only_the_known_third_party_warnings_are_hidden(tmp_path: Path) -> None:
         import warnings
         from fraud_detection import cli
 
-        cli._quiet_third_party_warnings()  # as main() does
+        from fraud_detection import third_party_warnings
+
+        third_party_warnings.quiet()  # as main() does
         cli._import_feast()  # as the commands that build features do
         import bentoml.models, evidently
         warnings.warn("any other", DeprecationWarning)  # still shows: the filters are narrow
