@@ -59,8 +59,8 @@ customer_profile = FeatureView(
     tags={"team": "fraud", "kind": "profile"},
 )
 
-fraud_detection_v1 = FeatureService(
-    name="fraud_detection_v1",
+fraud_features_v1 = FeatureService(
+    name="fraud_features_v1",
     features=[customer_transaction_stats, customer_profile],
     description="Everything the fraud model reads from the feature store.",
 )

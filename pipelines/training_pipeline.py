@@ -68,7 +68,7 @@ def training_pipeline(
     promote: bool = True,
     rollout: str = "none",
     isvc_name: str = "fraud-detection",
-    namespace: str = "fraud-detection",
+    namespace: str = "fraud-ml",
     model_storage_prefix: str = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions",
     # Empty: RolloutSettings' own defaults, read where the step runs (config.py is their one
     # source); a submitter sends the whole object, e.g. `Settings().rollout.model_dump()`.

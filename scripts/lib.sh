@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "${ROOT}/k8s/versions.env"
 
 CLUSTER_NAME="${CLUSTER_NAME:-fraud-detection}"
-APP_NAMESPACE="${APP_NAMESPACE:-fraud-detection}"
+APP_NAMESPACE="${APP_NAMESPACE:-fraud-ml}"
 # Read by the scripts that source this file.
 # shellcheck disable=SC2034
 KFP_NAMESPACE="kubeflow"

@@ -20,6 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from fraud_detection.identity import Identity
+
 
 class _Section(BaseModel):
     # A misspelt key in a settings file must fail, not silently keep the default.
@@ -114,8 +116,7 @@ class Settings(BaseSettings):
     )
 
     workspace: Path = Field(default=Path(), description="Project root holding data/ etc.")
-    model_name: str = "fraud-detector"
-    feature_service: str = "fraud_detection_v1"
+    identity: Identity = Field(default_factory=lambda: Identity())
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
     gate: GateSettings = GateSettings()
@@ -136,6 +137,14 @@ class Settings(BaseSettings):
         if settings_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=settings_file))
         return tuple(sources)
+
+    @property
+    def model_name(self) -> str:
+        return self.identity.model_name
+
+    @property
+    def feature_service(self) -> str:
+        return self.identity.feature_service
 
     @property
     def paths(self) -> Paths:

@@ -24,7 +24,7 @@ from installed import pinned_tool
 from kube_kinds import CLUSTER_SCOPED
 from recorder import VERSIONS, Recording
 
-APP_NAMESPACE = "fraud-detection"
+APP_NAMESPACE = "fraud-ml"
 KFP_NAMESPACE = "kubeflow"
 # What kind itself creates: the namespaces and the DNS pods every policy may name.
 BUILTIN_NAMESPACES = {

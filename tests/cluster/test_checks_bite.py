@@ -95,7 +95,7 @@ CASES = [
             "claimName: fraud-workspace",
             "claimName: fraud-workspce",
         ),
-        ("Job fraud-detection/workspace-init", "k8s/jobs/workspace-init.yaml", "fraud-workspce"),
+        ("Job fraud-ml/workspace-init", "k8s/jobs/workspace-init.yaml", "fraud-workspce"),
     ),
     (
         "claim-in-the-chart",
@@ -106,7 +106,7 @@ CASES = [
             "workspaceClaim: fraud-data",
         ),
         (
-            "CronJob fraud-detection/fraud-detection-monitor",
+            "CronJob fraud-ml/fraud-detection-monitor",
             "charts/fraud-detection/templates/cronjobs.yaml",
             "fraud-data",
         ),
@@ -118,7 +118,7 @@ CASES = [
             "k8s/platform/base/storage.yaml", "name: fraud-workspace", "name: fraud-workspace-app"
         ),
         (
-            "InferenceService fraud-detection/fraud-detection",
+            "InferenceService fraud-ml/fraud-detection",
             "charts/fraud-detection/templates/inferenceservice.yaml",
             "pvc://fraud-workspace/",
         ),
@@ -142,16 +142,16 @@ CASES = [
             "secretName: feast-connexion",
         ),
         (
-            "InferenceService fraud-detection/fraud-detection",
+            "InferenceService fraud-ml/fraud-detection",
             "charts/fraud-detection/templates/inferenceservice.yaml",
-            "Secret fraud-detection/feast-connexion",
+            "Secret fraud-ml/feast-connexion",
         ),
     ),
     (
         "secret-key",
         "secrets-configmaps",
         replace("k8s/jobs/workspace-init.yaml", "key: redis-connection", "key: redis-url"),
-        ("Job fraud-detection/workspace-init", "k8s/jobs/workspace-init.yaml", "key redis-url"),
+        ("Job fraud-ml/workspace-init", "k8s/jobs/workspace-init.yaml", "key redis-url"),
     ),
     (
         "service-account",
@@ -160,7 +160,7 @@ CASES = [
             "charts/fraud-detection/values.yaml", "name: pipeline-runner", "name: pipeline-runnr"
         ),
         (
-            "RoleBinding fraud-detection/fraud-detection-rollout",
+            "RoleBinding fraud-ml/fraud-detection-rollout",
             "charts/fraud-detection/templates/rollout-rbac.yaml",
             "kubeflow/pipeline-runnr",
         ),
@@ -188,7 +188,7 @@ CASES = [
             "ml-pipeline.kubeflow.svc.cluster.local:8899",
         ),
         (
-            "CronJob fraud-detection/fraud-detection-monitor",
+            "CronJob fraud-ml/fraud-detection-monitor",
             "charts/fraud-detection/templates/cronjobs.yaml",
             "port 8899 of Service kubeflow/ml-pipeline",
         ),
@@ -202,7 +202,7 @@ CASES = [
             "      app: ml-pipelines\n",
         ),
         (
-            "NetworkPolicy fraud-detection/fraud-detection-monitor",
+            "NetworkPolicy fraud-ml/fraud-detection-monitor",
             "charts/fraud-detection/templates/networkpolicies.yaml",
             "ml-pipelines",
         ),
@@ -211,7 +211,7 @@ CASES = [
         "namespace",
         "namespaces",
         replace(
-            "k8s/jobs/workspace-init.yaml", "namespace: fraud-detection", "namespace: fraud-detect"
+            "k8s/jobs/workspace-init.yaml", "namespace: fraud-ml", "namespace: fraud-detect"
         ),
         (
             "Job fraud-detect/workspace-init",
@@ -261,7 +261,7 @@ CASES = [
             "repository: fraud-detection-jobs",
         ),
         (
-            "CronJob fraud-detection/fraud-detection-monitor",
+            "CronJob fraud-ml/fraud-detection-monitor",
             "charts/fraud-detection/templates/cronjobs.yaml",
             "fraud-detection-jobs:0.1.0",
         ),
@@ -274,7 +274,7 @@ CASES = [
             "REDIS_IMAGE=docker.io/library/redis:7.4.2-alpine",
             "REDIS_IMAGE=docker.io/library/redis:7.4.3-alpine",
         ),
-        ("Deployment fraud-detection/redis", "k8s/platform/base/redis.yaml", "redis:7.4.2-alpine"),
+        ("Deployment fraud-ml/redis", "k8s/platform/base/redis.yaml", "redis:7.4.2-alpine"),
     ),
     (
         "unbounded-loop",
@@ -344,9 +344,9 @@ def test_a_rendered_job_is_checked_against_its_template(tmp_path: Path) -> None:
     )
     assert_caught(
         findings_after(edit, "service-accounts", tmp_path),
-        "Job fraud-detection/fraud-detection-rollout-",
+        "Job fraud-ml/fraud-detection-rollout-",
         "charts/fraud-detection/templates/rollout-job.yaml",
-        "ServiceAccount fraud-detection/fraud-detection-rollouts",
+        "ServiceAccount fraud-ml/fraud-detection-rollouts",
     )
 
 

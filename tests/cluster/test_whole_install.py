@@ -47,11 +47,11 @@ def test_the_recording_holds_the_whole_install() -> None:
     """Not a vacuous pass: the objects, port-forwards and images each check reads are there."""
     found = install()
     for kind, namespace, name in [
-        ("InferenceService", "fraud-detection", "fraud-detection"),
-        ("Job", "fraud-detection", "workspace-init"),
-        ("CronJob", "fraud-detection", "fraud-detection-monitor"),
+        ("InferenceService", "fraud-ml", "fraud-detection"),
+        ("Job", "fraud-ml", "workspace-init"),
+        ("CronJob", "fraud-ml", "fraud-detection-monitor"),
         ("PersistentVolumeClaim", "kubeflow", "fraud-workspace"),
-        ("Secret", "fraud-detection", "feast-connection"),
+        ("Secret", "fraud-ml", "feast-connection"),
         ("Gateway", "kserve", "kserve-ingress-gateway"),
         ("CustomResourceDefinition", "", "httproutes.gateway.networking.k8s.io"),
         ("CustomResourceDefinition", "", "envoyproxies.gateway.envoyproxy.io"),

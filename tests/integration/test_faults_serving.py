@@ -91,7 +91,7 @@ def sqlite_store_config(settings: Settings, online_db: Path, path: Path) -> Path
     """A Feast config with the workspace's registry and a SQLite online store at `online_db`."""
     registry_db = settings.paths.root / "data" / "feast" / "registry.db"
     path.write_text(
-        "project: fraud_detection\n"
+        "project: fraud_features\n"
         "provider: local\n"
         f"registry: {registry_db}\n"
         "online_store:\n"

@@ -23,7 +23,7 @@ def test_training_frame_keeps_every_transaction_and_is_point_in_time(
     paths = ready_workspace.paths
     transactions = load_transactions(paths.transactions)
     store = feature_store.open_store(paths.feature_repo)
-    frame = feature_store.training_frame(store, "fraud_detection_v1", transactions)
+    frame = feature_store.training_frame(store, "fraud_features_v1", transactions)
 
     assert len(frame) == len(transactions)
     assert set(frame["transaction_id"]) == set(transactions["transaction_id"])
@@ -46,7 +46,7 @@ def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) ->
         > first.loc[second["customer_id"], "event_timestamp"].to_numpy()
     ].head(20)
     store = feature_store.open_store(paths.feature_repo)
-    frame = feature_store.training_frame(store, "fraud_detection_v1", sample)
+    frame = feature_store.training_frame(store, "fraud_features_v1", sample)
 
     assert (frame["txn_count_30d"] == 1).all()
     expected = first.loc[frame["customer_id"], "amount"].to_numpy()
@@ -55,7 +55,7 @@ def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) ->
 
 def test_online_features_after_materialize(ready_workspace: Settings) -> None:
     store = feature_store.open_store(ready_workspace.paths.feature_repo)
-    online = feature_store.online_features(store, "fraud_detection_v1", [1000, 10_000_000])
+    online = feature_store.online_features(store, "fraud_features_v1", [1000, 10_000_000])
     known, unknown = online.iloc[0], online.iloc[1]
     assert known[list(STATS_FEATURES)].notna().any()
     assert pd.isna(unknown["credit_limit"])
@@ -63,7 +63,7 @@ def test_online_features_after_materialize(ready_workspace: Settings) -> None:
 
 def test_service_features_lists_the_views_features(ready_workspace: Settings) -> None:
     store = feature_store.open_store(ready_workspace.paths.feature_repo)
-    names = feature_store.service_features(store, "fraud_detection_v1")
+    names = feature_store.service_features(store, "fraud_features_v1")
     assert names == (*STATS_FEATURES, "account_age_days", "credit_limit")
 
 
@@ -97,4 +97,4 @@ def test_unapplied_repo_says_to_run_features(new_workspace) -> None:  # type: ig
     settings = new_workspace()
     store = feature_store.open_store(settings.paths.feature_repo)
     with pytest.raises(FeatureRepoError, match="make features"):
-        feature_store.service_features(store, "fraud_detection_v1")
+        feature_store.service_features(store, "fraud_features_v1")

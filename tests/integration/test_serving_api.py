@@ -268,7 +268,7 @@ def test_unreachable_online_store_degrades_answers_and_readiness(
     registry_db = settings.paths.root / "data" / "feast" / "registry.db"
     config = tmp_path / "feature_store.yaml"
     config.write_text(
-        "project: fraud_detection\n"
+        "project: fraud_features\n"
         "provider: local\n"
         f"registry: {registry_db}\n"
         "online_store:\n"

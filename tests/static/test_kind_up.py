@@ -178,7 +178,7 @@ exit 0""")  # fmt: skip
   version) echo '{{"clientVersion": {{"gitVersion": "v{VERSIONS["KUBECTL_VERSION"]}"}}}}' ;;
   config) [ "$2" = get-contexts ] && echo kind-fraud-detection ;;
   create) printf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: %s\\n' "$3" ;;
-  kustomize) printf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: fraud-detection\\n' ;;
+  kustomize) printf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: fraud-ml\\n' ;;
   apply)
     for arg in "$@"; do
       if [ "$arg" = - ]; then

@@ -201,7 +201,7 @@ def test_workspace_claims_meet_one_directory_and_every_user_of_it() -> None:
         assert volume["spec"]["claimRef"] == {"namespace": namespace, "name": name}
         paths.add(volume["spec"]["hostPath"]["path"])
     assert {ns for ns, name in claims if name == "fraud-workspace"} == {
-        "fraud-detection",
+        "fraud-ml",
         "kubeflow",
     }
     (path,) = paths
@@ -236,7 +236,7 @@ def test_release_namespace_is_default_deny() -> None:
     docs = documents(render_chart("values.yaml"))
     deny = _by(docs, "NetworkPolicy", "fraud-detection-default-deny")
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert all(d["metadata"]["namespace"] == "fraud-detection" for d in docs)
+    assert all(d["metadata"]["namespace"] == "fraud-ml" for d in docs)
     off = documents(render_chart("values.yaml", "--set", "networkPolicy.enabled=false"))
     assert not [d for d in off if d["kind"] == "NetworkPolicy"]
 

@@ -235,7 +235,7 @@ elif args[0] == "get":
             rule = f" {stable}=1"
         print(f"{rule}\n{rule}")
     elif path == "{.status.url}":
-        print(f"http://{release}.fraud-detection.example.com", end="")
+        print(f"http://{release}.fraud-ml.example.com", end="")
     elif path == "{.spec.predictor.name}":
         print(state["predictor"], end="")
     elif "STORAGE_URI" in path:

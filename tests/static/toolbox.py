@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / "k8s" / "versions.env"
 VENV_BIN = Path(sys.executable).parent
 CHART = REPO_ROOT / "charts" / "fraud-detection"
-APP_NAMESPACE = "fraud-detection"
+APP_NAMESPACE = "fraud-ml"
 
 
 def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:

@@ -194,7 +194,7 @@ def _say(line: str, stream: TextIO | None = None) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fraud_detection.rollout.cluster_job")
     parser.add_argument("--isvc", default="fraud-detection", help="InferenceService name")
-    parser.add_argument("--namespace", default="fraud-detection")
+    parser.add_argument("--namespace", default="fraud-ml")
     parser.add_argument(
         "--storage-prefix",
         default="pvc://fraud-workspace/artifacts/registry/fraud-detector/versions",

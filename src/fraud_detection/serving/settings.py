@@ -23,7 +23,7 @@ class ServingSettings(BaseSettings):
     feature_store_yaml: Path | None = Field(
         default=None, description="Feast config file (default: <feature_repo>/feature_store.yaml)."
     )
-    feature_service: str = "fraud_detection_v1"
+    feature_service: str = "fraud_features_v1"
     prediction_log_dir: Path | None = Field(
         default=None, description="Append every scored transaction here (JSON lines)."
     )
