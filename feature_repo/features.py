@@ -10,6 +10,8 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64, Int64
 
+from fraud_detection.identity import Identity
+
 customer = Entity(
     name="customer",
     join_keys=["customer_id"],
@@ -59,8 +61,9 @@ customer_profile = FeatureView(
     tags={"team": "fraud", "kind": "profile"},
 )
 
-fraud_features_v1 = FeatureService(
-    name="fraud_features_v1",
+# Named in project.env (FEATURE_SERVICE), where the model and the serving settings read it too.
+model_features = FeatureService(
+    name=Identity().feature_service,
     features=[customer_transaction_stats, customer_profile],
     description="Everything the fraud model reads from the feature store.",
 )

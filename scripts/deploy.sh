@@ -13,14 +13,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VENV_BIN="${ROOT}/.venv/bin"
-MODEL_URI_PREFIX="pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
+MODEL_URI_PREFIX="pvc://fraud-workspace/artifacts/registry/${MODEL_NAME}/versions"
+CHART="${ROOT}/charts/${CHART_NAME}"
+# The images by project.env's names, as make images built them.
+SERVING_REPOSITORY="$(image_repository "$SERVING_IMAGE")"
+PIPELINE_REPOSITORY="$(image_repository "$PIPELINE_IMAGE")"
 KFP_LOCAL_PORT="${KFP_LOCAL_PORT:-8888}"
 
 step "preflight"
 require kubectl "$KUBECTL_VERSION" "https://kubernetes.io/docs/tasks/tools/"
 require helm "$HELM_VERSION" "https://helm.sh/docs/intro/install/"
 require_cluster
-[ -x "${VENV_BIN}/fraud-detection" ] || die "no project environment: run make deploy (it bootstraps one)"
+[ -x "${VENV_BIN}/${PROJECT_SLUG}" ] || die "no project environment: run make deploy (it bootstraps one)"
 
 # The bounded waits below add up to about 87 min at most (the pipeline 45, the workspace-init
 # Job 20, the InferenceService 10, the chart 5, the rollout status Job 4): the `make deploy`
@@ -39,8 +43,9 @@ version="$(kubectl logs -n "$APP_NAMESPACE" job/workspace-init | sed -n 's/^prod
 log "production model ${version}"
 
 step "chart release ${RELEASE}"
-helm upgrade --install "$RELEASE" "${ROOT}/charts/fraud-detection" --namespace "$APP_NAMESPACE" \
-  --values "${ROOT}/charts/fraud-detection/values-kind.yaml" \
+helm upgrade --install "$RELEASE" "$CHART" --namespace "$APP_NAMESPACE" \
+  --values "${CHART}/values-kind.yaml" \
+  --set "image.repository=${SERVING_REPOSITORY}" --set "jobs.image.repository=${PIPELINE_REPOSITORY}" \
   --set "model.storageUri=${MODEL_URI_PREFIX}/${version}" --set "predictor.name=v-${version}" \
   --wait --timeout 5m
 kubectl wait -n "$APP_NAMESPACE" "inferenceservice/${RELEASE}" --for=condition=Ready --timeout=10m
@@ -55,10 +60,11 @@ retry 15 2 curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${KFP_LOCAL_POR
 # with early stopping off and fewer rows than its binning subsample, the classifier draws no
 # random numbers, so another seed changes only the pickled parameter, not one tree
 # (tests/unit/test_deploy_challenger.py). Fewer boosting rounds change the trees.
-CHALLENGER_PARAMS=(--param max_iter=200)
+# One key of the training settings section; the rest come from this machine's settings.
+CHALLENGER_PARAMS=(--param 'training_settings={"max_iter": 200}')
 rollout_params=()
 [ -z "${ROLLOUT_SETTINGS:-}" ] || rollout_params=(--param "rollout_settings=${ROLLOUT_SETTINGS}")
-(cd "$ROOT" && "${VENV_BIN}/fraud-detection" submit --host "http://127.0.0.1:${KFP_LOCAL_PORT}" \
+(cd "$ROOT" && "${VENV_BIN}/${PROJECT_SLUG}" submit --host "http://127.0.0.1:${KFP_LOCAL_PORT}" \
   --param rollout=kserve --param promote=false "${CHALLENGER_PARAMS[@]}" "${rollout_params[@]}" \
   --param "isvc_name=${RELEASE}" --param "namespace=${APP_NAMESPACE}" \
   --param "model_storage_prefix=${MODEL_URI_PREFIX}" --timeout 2700)

@@ -7,12 +7,28 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=k8s/versions.env
 source "${ROOT}/k8s/versions.env"
 
-CLUSTER_NAME="${CLUSTER_NAME:-fraud-detection}"
-APP_NAMESPACE="${APP_NAMESPACE:-fraud-ml}"
-# Read by the scripts that source this file.
+# The project's names (project.env: PROJECT_SLUG, MODEL_NAME, APP_NAMESPACE, SERVING_IMAGE, ...).
+# Each is a default: one set in the environment wins (APP_NAMESPACE=x make deploy).
+while IFS='=' read -r key value || [ -n "$key" ]; do
+  case "$key" in '' | '#'*) continue ;; esac
+  [ -n "${!key+set}" ] || printf -v "$key" '%s' "$value"
+done <"${ROOT}/project.env"
+unset key value
+# The names the scripts use, each required. RELEASE is the Helm release: the chart names the
+# InferenceService after it (fraud-detection.fullname).
 # shellcheck disable=SC2034
-KFP_NAMESPACE="kubeflow"
-RELEASE="${RELEASE:-fraud-detection}"
+{
+  PROJECT_SLUG="${PROJECT_SLUG:?is not set: project.env names the project}"
+  MODEL_NAME="${MODEL_NAME:?is not set: project.env names the model}"
+  APP_NAMESPACE="${APP_NAMESPACE:?is not set: project.env names the namespace}"
+  IMAGE_REGISTRY="${IMAGE_REGISTRY:-}"
+  SERVING_IMAGE="${SERVING_IMAGE:?is not set: project.env names the serving image}"
+  PIPELINE_IMAGE="${PIPELINE_IMAGE:?is not set: project.env names the pipeline image}"
+  CHART_NAME="${CHART_NAME:?is not set: project.env names the chart}"
+  CLUSTER_NAME="${CLUSTER_NAME:?is not set: project.env names the kind cluster}"
+  RELEASE="${RELEASE:-${RELEASE_NAME:?is not set: project.env names the Helm release}}"
+  KFP_NAMESPACE="kubeflow"
+}
 # The UID/GID that owns the files of the project's images and the shared workspace.
 # shellcheck disable=SC2034
 APP_UID=1034
@@ -39,6 +55,9 @@ report_failed_step() {
     "$(date -u +%H:%M:%S)" "$SCRIPT_NAME" "$STEP" "$rc" >&2
 }
 trap report_failed_step EXIT
+
+# image_repository NAME: the image's repository, under IMAGE_REGISTRY when that is set.
+image_repository() { printf '%s%s' "${IMAGE_REGISTRY:+${IMAGE_REGISTRY%/}/}" "$1"; }
 
 # version_at_least HAVE WANT: true when HAVE >= WANT (dotted numbers, a leading v ignored).
 version_at_least() {

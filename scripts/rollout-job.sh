@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the rollout code inside the cluster, as the chart's rollout Job, and wait for its verdict:
 #   scripts/rollout-job.sh ACTION [VERSION]     ACTION: status | canary | promote | rollback
-# The Job (charts/fraud-detection/templates/rollout-job.yaml) runs where the predictor Services
+# The Job (charts/<chart>/templates/rollout-job.yaml) runs where the predictor Services
 # resolve and the registry lives (the workspace volume): nothing here reads a local registry.
 # It is rendered with the installed release's own values (helm get values), created, waited for;
 # its log goes to stdout (key=value lines, then the evidence) and its exit code is this script's:
@@ -48,7 +48,7 @@ helm get values "$RELEASE" --namespace "$APP_NAMESPACE" --output yaml >"${work}/
 step "render and create the rollout Job"
 # Lower case: the run id ends up in the Job's name (a DNS label).
 run_id="$(date -u +%Y%m%dt%H%M%S)"
-helm template "$RELEASE" "${ROOT}/charts/fraud-detection" --namespace "$APP_NAMESPACE" \
+helm template "$RELEASE" "${ROOT}/charts/${CHART_NAME}" --namespace "$APP_NAMESPACE" \
   --values "${work}/values.yaml" \
   --set rolloutJob.enabled=true --set "rolloutJob.action=${action}" \
   --set-string "rolloutJob.version=${version}" --set "rolloutJob.runId=${run_id}" \

@@ -68,6 +68,10 @@ class Identity(BaseModel):
     release_name: str
     cluster_name: str
 
+    def __init__(self, **names: Any) -> None:
+        # Every field may be omitted (the file fills it in); the signature says so to mypy.
+        super().__init__(**names)
+
     @model_validator(mode="before")
     @classmethod
     def _fill_from_file(cls, data: Any) -> Any:

@@ -26,7 +26,16 @@ from installed import REPO_ROOT, pinned_tool
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 # What the cluster scripts read, and what the checks read beside the recording.
-COPIED = ["scripts", "k8s", "charts", "docs", ".github", "pipelines/compiled", "Makefile"]
+COPIED = [
+    "project.env",
+    "scripts",
+    "k8s",
+    "charts",
+    "docs",
+    ".github",
+    "pipelines/compiled",
+    "Makefile",
+]
 STANDINS = ["docker", "kind", "kubectl", "helm"]
 VENV_STANDINS = ["bentoml", "fraud-detection"]
 # The simulated registry's two model versions (standin.py): workspace-init's and the pipeline's.

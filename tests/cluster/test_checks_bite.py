@@ -210,9 +210,7 @@ CASES = [
     (
         "namespace",
         "namespaces",
-        replace(
-            "k8s/jobs/workspace-init.yaml", "namespace: fraud-ml", "namespace: fraud-detect"
-        ),
+        replace("k8s/jobs/workspace-init.yaml", "namespace: fraud-ml", "namespace: fraud-detect"),
         (
             "Job fraud-detect/workspace-init",
             "k8s/jobs/workspace-init.yaml",
@@ -255,10 +253,12 @@ CASES = [
     (
         "unbuilt-image",
         "images",
+        # The template, not values.yaml's default: deploy.sh passes the image by project.env's
+        # name (--set jobs.image.repository), which wins over the default.
         replace(
-            "charts/fraud-detection/values.yaml",
-            "repository: fraud-detection-pipeline",
-            "repository: fraud-detection-jobs",
+            "charts/fraud-detection/templates/cronjobs.yaml",
+            'printf "%s:%s" $v.jobs.image.repository',
+            'printf "%s:%s" "fraud-detection-jobs"',
         ),
         (
             "CronJob fraud-ml/fraud-detection-monitor",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from toolbox import REPO_ROOT, VERSIONS
+from toolbox import IDENTITY, REPO_ROOT, VERSIONS
 
 # The system tools the scripts use besides the cluster ones.
 SYSTEM_TOOLS = ["bash", "env", "sed", "sort", "head", "date", "basename", "dirname", "cat",
@@ -205,6 +205,7 @@ def _run_images(
     (root / "charts" / "fraud-detection").mkdir(parents=True)
     shutil.copy(CHART_FILE, root / "charts" / "fraud-detection" / "Chart.yaml")
     shutil.copytree(REPO_ROOT / "scripts", root / "scripts")
+    shutil.copy(REPO_ROOT / "project.env", root / "project.env")
     (root / "k8s").mkdir()
     shutil.copy(REPO_ROOT / "k8s" / "versions.env", root / "k8s" / "versions.env")
     venv = root / ".venv" / "bin"
@@ -228,11 +229,13 @@ def _run_images(
 
 
 def _app_images() -> list[str]:
-    """The pipeline and serving images the chart runs, at the chart's appVersion."""
-    chart = yaml.safe_load(CHART_FILE.read_text())
-    values = yaml.safe_load((CHART_FILE.parent / "values.yaml").read_text())
-    repositories = [values["jobs"]["image"]["repository"], values["image"]["repository"]]
-    return [f"{repository}:{chart['appVersion']}" for repository in repositories]
+    """The pipeline and serving images the chart runs (project.env's names, under its registry
+    prefix), at the chart's appVersion."""
+    version = yaml.safe_load(CHART_FILE.read_text())["appVersion"]
+    return [
+        IDENTITY.image(IDENTITY.pipeline_image, version),
+        IDENTITY.image(IDENTITY.serving_image, version),
+    ]
 
 
 def test_images_load_one_platform_archive_not_kind_load_docker_image(

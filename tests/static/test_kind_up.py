@@ -150,6 +150,7 @@ def _project_copy(root: Path) -> Path:
     """The parts of the project kind-up reads: its scripts and k8s/ (kustomize renders there)."""
     for part in ("scripts", "k8s"):
         shutil.copytree(REPO_ROOT / part, root / part)
+    shutil.copy(REPO_ROOT / "project.env", root / "project.env")
     # The project's virtual environment, whose Python (with PyYAML) filters the CRDs.
     (root / ".venv").symlink_to(Path(sys.prefix))
     return root

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from installed import pinned_tool
-from toolbox import REPO_ROOT, VERSIONS
+from toolbox import IDENTITY, REPO_ROOT, VERSIONS
 
 from fraud_detection.rollout.cluster_job import parse_settings
 
@@ -95,14 +94,6 @@ def command_of(job: dict[str, Any]) -> list[str]:
     return command
 
 
-def lib_default(name: str) -> str:
-    """The default scripts/lib.sh gives `name` (`NAME="${NAME:-default}"`)."""
-    lib = (REPO_ROOT / "scripts" / "lib.sh").read_text()
-    found = re.search(rf'^{name}="\$\{{{name}:-([^}}]+)\}}"$', lib, re.MULTILINE)
-    assert found, f"scripts/lib.sh sets no default for {name}"
-    return found.group(1)
-
-
 @pytest.mark.parametrize(("exit_code", "outcome"), [(0, "promoted"), (3, "rolled back")])
 def test_promote_runs_the_canary_in_the_cluster_and_returns_its_verdict(
     cluster: Path, exit_code: int, outcome: str
@@ -114,7 +105,8 @@ def test_promote_runs_the_canary_in_the_cluster_and_returns_its_verdict(
     assert command_of(job)[-2:] == ["promote", VERSION]
     # Rendered from the installed release's own values, the registry next to what it serves.
     commands = (cluster / "record" / "commands").read_text()
-    release, namespace = lib_default("RELEASE"), lib_default("APP_NAMESPACE")
+    # scripts/lib.sh's defaults: project.env's names.
+    release, namespace = IDENTITY.release_name, IDENTITY.app_namespace
     assert f"helm get values {release} --namespace {namespace}" in commands
     assert "--show-only templates/rollout-job.yaml" in commands
     prefix = command_of(job)[command_of(job).index("--storage-prefix") + 1]
@@ -144,6 +136,7 @@ def test_nothing_in_the_promotion_path_reads_a_local_registry(script: str) -> No
         assert local not in text, f"scripts/{script} runs {local!r} on this machine"
 
 
+# >>> kind
 # --- make e2e against a stand-in cluster ---------------------------------------------------
 
 # A kubectl that plays the API server, the KServe controller and the rollout Job, over a state
@@ -264,6 +257,7 @@ def stand_in_cluster(tmp_path: Path, fault: str = "") -> dict[str, str]:
 
     for part in ("scripts", "charts", "k8s"):
         shutil.copytree(REPO_ROOT / part, tmp_path / part)
+    shutil.copy(REPO_ROOT / "project.env", tmp_path / "project.env")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").write_text(f"#!{sys.executable}\n{KUBECTL}")
@@ -332,3 +326,4 @@ def test_e2e_fails_when_the_cluster_does_not_do_its_part(
     result = run_e2e(tmp_path, fault)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-3000:]
+    # <<< kind

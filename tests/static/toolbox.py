@@ -15,11 +15,18 @@ from typing import Any
 import yaml
 from installed import pinned_tool
 
+from fraud_detection.identity import Identity
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / "k8s" / "versions.env"
 VENV_BIN = Path(sys.executable).parent
-CHART = REPO_ROOT / "charts" / "fraud-detection"
-APP_NAMESPACE = "fraud-ml"
+# The project's names, from project.env (tests/static/test_identity.py checks who reads them).
+IDENTITY = Identity()
+CHART = REPO_ROOT / "charts" / IDENTITY.chart_name
+APP_NAMESPACE = IDENTITY.app_namespace
+RELEASE = IDENTITY.release_name
+# Where the registry's versions live on the workspace volume, as make deploy passes them.
+MODEL_URI_PREFIX = f"pvc://fraud-workspace/artifacts/registry/{IDENTITY.model_name}/versions"
 
 
 def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
@@ -68,9 +75,9 @@ def documents(text: str) -> list[dict[str, Any]]:
 def render_chart(values_file: str, *extra: str) -> str:
     """helm template of the chart into the application namespace, as make deploy installs it."""
     return run(
-        tool("helm"), "template", "fraud-detection", str(CHART), "--namespace", APP_NAMESPACE,
+        tool("helm"), "template", RELEASE, str(CHART), "--namespace", APP_NAMESPACE,
         "--kube-version", KUBERNETES_VERSION, "--values", str(CHART / values_file),
-        "--set", "model.storageUri=pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/0123456789ab",
+        "--set", f"model.storageUri={MODEL_URI_PREFIX}/0123456789ab",
         *extra,
     )  # fmt: skip
 

@@ -24,6 +24,7 @@ from test_kserve_rollout import FakeInferenceServices, good, inference_service
 from fraud_detection.config import DataSettings
 from fraud_detection.data.generate import generate
 from fraud_detection.data.io import write_parquet
+from fraud_detection.identity import Identity
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import cluster_job, kserve, traffic
 from fraud_detection.rollout.analysis import Measurements
@@ -197,6 +198,7 @@ def test_a_misspelt_setting_is_refused_naming_it(
     assert "canary_percnt" in capsys.readouterr().err
 
 
+# >>> kind
 def _deploy_set_args(version: str) -> list[str]:
     """The `--set` arguments scripts/deploy.sh gives `helm upgrade`, for this version."""
     script = (REPO_ROOT / "scripts" / "deploy.sh").read_text()
@@ -205,11 +207,19 @@ def _deploy_set_args(version: str) -> list[str]:
     helm = script[script.index("helm upgrade --install") :].split("--wait")[0]
     values = re.findall(r'--set "([^"]+)"', helm)
     assert values, "deploy.sh passes no --set to helm upgrade"
-    subst = {"${MODEL_URI_PREFIX}": prefix.group(1), "${version}": version}
+    # The script's variables, from project.env's names as scripts/lib.sh reads them.
+    identity = Identity()
+    subst = {
+        "${MODEL_URI_PREFIX}": prefix.group(1).replace("${MODEL_NAME}", identity.model_name),
+        "${SERVING_REPOSITORY}": identity.image(identity.serving_image, "x").removesuffix(":x"),
+        "${PIPELINE_REPOSITORY}": identity.image(identity.pipeline_image, "x").removesuffix(":x"),
+        "${version}": version,
+    }
     out = []
     for value in values:
         for name, replacement in subst.items():
             value = value.replace(name, replacement)
+        assert "$" not in value, f"deploy.sh passes {value}: add its variable here"
         out += ["--set", value]
     return out
 
@@ -235,6 +245,7 @@ def test_redeploying_after_a_promotion_renders_exactly_the_promoted_predictor(
     measured_as(good(), monkeypatch)
     assert ws.run("promote", ws.versions[1]) == 0
     assert ws.api.isvc["spec"]["predictor"] == rendered_predictor(ws.production)
+    # <<< kind
 
 
 def test_the_whole_settings_survive_the_pipelines_json_numbers() -> None:

@@ -41,7 +41,8 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from fraud_detection.config import RolloutSettings, Settings
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.errors import FraudDetectionError, RolloutError
+from fraud_detection.identity import Identity
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import CanaryVerdict
@@ -55,7 +56,7 @@ class Target:
 
     isvc: str
     namespace: str
-    storage_prefix: str  # e.g. pvc://fraud-workspace/artifacts/registry/fraud-detector/versions
+    storage_prefix: str  # e.g. pvc://fraud-workspace/artifacts/registry/<model>/versions
     registry: ModelRegistry
     rollout: RolloutSettings
     transactions: Path
@@ -81,7 +82,7 @@ def parse_settings(text: str) -> RolloutSettings:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
-        raise kserve.RolloutError(
+        raise RolloutError(
             f"the rollout settings {text!r} are invalid ({problems}); the keys and their limits "
             "are RolloutSettings in src/fraud_detection/config.py"
         ) from exc
@@ -121,7 +122,7 @@ def start_canary(
         raise
     if not ready:
         canary.rollback()
-        raise kserve.RolloutError(
+        raise RolloutError(
             f"canary {name} did not become ready within {target.rollout.ready_timeout_s:g} s "
             f"and was removed; check its pods (kubectl get pods -n {target.namespace}), or "
             "raise ready_timeout_s in the rollout settings"
@@ -154,7 +155,7 @@ def rollback(target: Target, api: kserve.InferenceServiceAPI | None = None) -> s
         return f"removed canary {', '.join(running)}; production stays {stays}"
     previous = target.registry.previous()
     if production is None or previous is None:
-        raise kserve.RolloutError(
+        raise RolloutError(
             f"production {production.version if production else '(none)'} has no earlier "
             "version in the registry's history to roll back to"
         )
@@ -173,13 +174,13 @@ def _check_consistent(target: Target, canary: kserve.ClusterCanary, version: str
     production = target.registry.require_production(hint="run make deploy")
     serving = canary.serving()
     if serving != production.version:
-        raise kserve.RolloutError(
+        raise RolloutError(
             f"{target.isvc} serves {serving} but the registry's production is "
             f"{production.version}: run make deploy (it renders the registry's production), "
             "then retry"
         )
     if version == production.version:
-        raise kserve.RolloutError(
+        raise RolloutError(
             f"{version} is production already: a canary of it would compare production with itself"
         )
 
@@ -192,12 +193,14 @@ def _say(line: str, stream: TextIO | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The chart names the InferenceService after the release (fraud-detection.fullname).
+    identity = Identity()
     parser = argparse.ArgumentParser(prog="python -m fraud_detection.rollout.cluster_job")
-    parser.add_argument("--isvc", default="fraud-detection", help="InferenceService name")
-    parser.add_argument("--namespace", default="fraud-ml")
+    parser.add_argument("--isvc", default=identity.release_name, help="InferenceService name")
+    parser.add_argument("--namespace", default=identity.app_namespace)
     parser.add_argument(
         "--storage-prefix",
-        default="pvc://fraud-workspace/artifacts/registry/fraud-detector/versions",
+        default=f"pvc://fraud-workspace/artifacts/registry/{identity.model_name}/versions",
         help="model URI of the registry's versions, as KServe reads them",
     )
     parser.add_argument("--settings", default="{}", help="rollout settings, one JSON object")

@@ -10,24 +10,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.errors import PackagingError
+from fraud_detection.identity import Identity
 from fraud_detection.registry.local import RegisteredModel
 from fraud_detection.serving.local_server import bentoml_environment
 from fraud_detection.serving.model_store import save_to_bentoml
 
 BENTOFILE = Path("serving") / "bentofile.yaml"
-BENTO_NAME = "fraud-detector"
 
 
-class PackagingError(FraudDetectionError):
-    """`bentoml build` failed; the model stays registered, but nothing new can be served."""
+def bento_name() -> str:
+    """The Bento's name: the model's (project.env's MODEL_NAME), as the service names itself."""
+    return Identity().model_name
 
 
 def package(registered: RegisteredModel, bentoml_home: Path, project_root: Path) -> dict[str, str]:
     """Save the model to the BentoML store and build its Bento (both idempotent)."""
     model_tag = save_to_bentoml(registered, bentoml_home)
-    bento_tag = f"{BENTO_NAME}:{registered.version}"
-    if (bentoml_home / "bentos" / BENTO_NAME / registered.version / "bento.yaml").exists():
+    name = bento_name()
+    bento_tag = f"{name}:{registered.version}"
+    if (bentoml_home / "bentos" / name / registered.version / "bento.yaml").exists():
         return {"model_tag": model_tag, "bento_tag": bento_tag}
     command = [
         str(Path(sys.executable).with_name("bentoml")), "build",

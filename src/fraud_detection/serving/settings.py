@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fraud_detection.identity import Identity
+
 
 class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUD_SERVING_", extra="forbid")
@@ -23,7 +25,10 @@ class ServingSettings(BaseSettings):
     feature_store_yaml: Path | None = Field(
         default=None, description="Feast config file (default: <feature_repo>/feature_store.yaml)."
     )
-    feature_service: str = "fraud_features_v1"
+    feature_service: str = Field(
+        default_factory=lambda: Identity().feature_service,
+        description="The Feast feature service the model reads (default: project.env's).",
+    )
     prediction_log_dir: Path | None = Field(
         default=None, description="Append every scored transaction here (JSON lines)."
     )
