@@ -18,8 +18,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
+# The project's names, at /app above the editable package (fraud_detection.identity reads them).
+COPY project.env ./
 COPY src ./src
-COPY pipelines ./pipelines
+COPY pipelines/compiled ./pipelines/compiled
 COPY serving ./serving
 COPY monitoring ./monitoring
 COPY feature_repo ./feature_repo

@@ -3,24 +3,23 @@
 The pipeline is uploaded once under its name, then once per distinct compiled file as a
 pipeline version named by the file's digest, so the KFP UI shows which code each run used and a
 re-deploy of unchanged code reuses its version. The run waits for completion; anything but
-SUCCEEDED is an error that names the run.
+SUCCEEDED is an error that names the run. The run's arguments carry the settings of the
+submitting process (`run_arguments`): a `FRAUD_*` setting reaches every step on the cluster.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.config import Settings
+from fraud_detection.errors import PipelineRunError
+from fraud_detection.pipeline.parameters import SECTIONS, section_arguments
 
 EXPERIMENT = "deploy"
-
-
-class PipelineRunError(FraudDetectionError):
-    """The KFP API is unreachable, refused the pipeline, or the run did not succeed."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,34 @@ class SubmittedRun:
 def package_version(package: Path) -> str:
     """The pipeline version name: the compiled file's digest (changes exactly with the code)."""
     return "sha256-" + hashlib.sha256(package.read_bytes()).hexdigest()[:16]
+
+
+def run_arguments(settings: Settings, params: Sequence[str] = ()) -> dict[str, Any]:
+    """A run's arguments: every settings section of `settings`, whole, then each `NAME=VALUE`
+    of `params` (`--param`), typed as YAML reads it (7 → int, false → bool, {...} → object), as
+    the KFP API checks parameter types. A section given as a param is merged over the one from
+    `settings`: `training_settings={"max_iter": 200}` changes that key alone.
+
+    Raises:
+        PipelineRunError: a param that is not NAME=VALUE, or a section that is not an object.
+    """
+    import yaml
+
+    arguments: dict[str, Any] = dict(section_arguments(settings))
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise PipelineRunError(f"--param {item!r}: expected NAME=VALUE")
+        parsed = yaml.safe_load(value) if value else value
+        if name in SECTIONS:
+            if not isinstance(parsed, dict):
+                raise PipelineRunError(
+                    f"--param {item!r}: {name} is a settings section, one JSON object "
+                    f"(e.g. {name}='{{\"key\": value}}')"
+                )
+            parsed = {**arguments[name], **parsed}
+        arguments[name] = parsed
+    return arguments
 
 
 def upload_and_run(

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from fraud_detection.config import Settings
-from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.jobs.prepare import prepare_data, prepare_features
+from fraud_detection.pipeline import local_run
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.registry.local import CARD_FILE, MODEL_FILE
-from pipelines import run_local
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_pipeline_killed_mid_run_leaves_no_half_registered_model_and_reruns_clea
     assert_consistent(registry)
 
     started = time.monotonic()
-    run = run_local.run(settings, report=lambda _: None)
+    run = local_run.run(settings, report=lambda _: None)
     print(f"run 3 completed in {time.monotonic() - started:.1f}s")
 
     assert run.decision["passed"], run.decision["reasons"]

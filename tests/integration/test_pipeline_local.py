@@ -10,9 +10,9 @@ import pytest
 
 from fraud_detection.config import Settings, TrainingSettings
 from fraud_detection.errors import FraudDetectionError
-from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.jobs.prepare import prepare_data, prepare_features
+from fraud_detection.pipeline import local_run
 from fraud_detection.registry import ModelRegistry
-from pipelines import run_local
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def registry_of(settings: Settings) -> ModelRegistry:
 def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     ready_workspace: Settings,
 ) -> None:
-    first = run_local.run(ready_workspace, report=lambda _: None)
+    first = local_run.run(ready_workspace, report=lambda _: None)
 
     assert first.decision["passed"], first.decision["reasons"]
     registry = registry_of(ready_workspace)
@@ -48,12 +48,12 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     assert f"model_tag: fraud-detector:{production.version}" in bento
 
     # Nothing changed: the previous decision is reused instead of re-running.
-    again = run_local.run(ready_workspace, report=lambda _: None)
+    again = local_run.run(ready_workspace, report=lambda _: None)
     assert again.reused and again.decision == first.decision
 
     # A deliberately weak candidate is refused against the champion; production stays.
     weak_settings = ready_workspace.model_copy(update={"training": TrainingSettings(**WEAK)})
-    weak = run_local.run(weak_settings, report=lambda _: None)
+    weak = local_run.run(weak_settings, report=lambda _: None)
     assert not weak.decision["passed"]
     assert weak.decision["champion_version"] == production.version
     assert any("champion" in reason for reason in weak.decision["reasons"])
@@ -73,14 +73,14 @@ def test_single_class_data_stops_the_pipeline_and_registers_nothing(
     frame.assign(is_fraud=0).to_parquet(settings.paths.transactions)
 
     with pytest.raises(FraudDetectionError, match="single class") as failure:
-        run_local.run(settings, report=lambda _: None)
+        local_run.run(settings, report=lambda _: None)
     assert "ingest-data" in str(failure.value)
     assert registry_of(settings).production() is None
     assert registry_of(settings).versions() == []
 
 
 def test_decision_file_is_json_with_every_check(ready_workspace: Settings) -> None:
-    run = run_local.run(ready_workspace, report=lambda _: None)
+    run = local_run.run(ready_workspace, report=lambda _: None)
     decision = json.loads(run.decision_file.read_text())
     checks = {c["check"].split(" ")[0] for c in decision["checks"]}
     assert {"roc_auc", "pr_auc", "recall_at_fpr"} <= checks

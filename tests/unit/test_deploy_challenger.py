@@ -42,10 +42,10 @@ def challenger_params() -> dict[str, Any]:
     """The training parameters deploy.sh gives the pipeline run (CHALLENGER_PARAMS)."""
     found = re.search(r"^CHALLENGER_PARAMS=\(([^)]*)\)", DEPLOY.read_text(), re.MULTILINE)
     assert found, "deploy.sh defines no CHALLENGER_PARAMS"
-    pairs = re.findall(r"--param\s+(\w+)=(\S+)", found.group(1))
-    assert pairs, "CHALLENGER_PARAMS passes no --param"
+    section = re.search(r"--param\s+'training_settings=(\{[^']*\})'", found.group(1))
+    assert section, "CHALLENGER_PARAMS passes no training_settings"
     fields = set(TrainingSettings.model_fields)
-    params = {name: yaml.safe_load(value) for name, value in pairs}
+    params: dict[str, Any] = yaml.safe_load(section.group(1))
     assert set(params) <= fields, f"not training parameters: {set(params) - fields}"
     return params
 

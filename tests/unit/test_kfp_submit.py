@@ -8,8 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 
-from fraud_detection.kfp_submit import PipelineRunError, package_version, upload_and_run
+from fraud_detection.config import Settings
+from fraud_detection.errors import PipelineRunError
+from fraud_detection.kfp_submit import package_version, run_arguments, upload_and_run
+from fraud_detection.pipeline.parameters import SECTIONS
 
 COMPILED = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "training_pipeline.yaml"
 
@@ -105,3 +109,37 @@ def test_an_unreachable_api_is_a_clear_error() -> None:
 def test_a_missing_package_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(PipelineRunError, match="make pipeline"):
         upload_and_run(FakeKfp(), tmp_path / "absent.yaml", "training", {}, 60)
+
+
+def test_the_run_carries_every_settings_section_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRAUD_ROLLOUT__MAX_P95_LATENCY_RATIO", "3.5")
+    monkeypatch.setenv("FRAUD_GATE__MIN_PR_AUC", "0.6")
+    arguments = run_arguments(Settings(), ["rollout=kserve", "promote=false", "namespace=ns"])
+    assert arguments["rollout_settings"]["max_p95_latency_ratio"] == 3.5
+    assert arguments["gate_settings"]["min_pr_auc"] == 0.6
+    assert arguments["training_settings"] == Settings().training.model_dump(mode="json")
+    assert (arguments["rollout"], arguments["promote"], arguments["namespace"]) == (
+        "kserve", False, "ns")  # fmt: skip
+    # Every argument names a parameter of the compiled pipeline (the KFP API refuses others).
+    compiled = next(yaml.safe_load_all(COMPILED.read_text()))
+    assert set(arguments) <= set(compiled["root"]["inputDefinitions"]["parameters"])
+    assert set(SECTIONS) <= set(arguments)
+
+
+def test_a_section_given_as_a_param_overrides_only_its_keys() -> None:
+    arguments = run_arguments(Settings(), ['training_settings={"max_iter": 200}'])
+    assert arguments["training_settings"] == {
+        **Settings().training.model_dump(mode="json"), "max_iter": 200}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [("max_iter", "expected NAME=VALUE"), ("gate_settings=0.5", "one JSON object")],
+)
+def test_a_malformed_param_is_refused_before_anything_is_submitted(
+    param: str, message: str
+) -> None:
+    with pytest.raises(PipelineRunError, match=message):
+        run_arguments(Settings(), [param])

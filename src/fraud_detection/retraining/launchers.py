@@ -38,15 +38,13 @@ def kfp_launcher(
 
 
 def cluster_run_arguments(settings: Settings) -> dict[str, Any]:
-    """The pipeline parameters that carry this job's settings to the retraining run: the
-    training and gate settings (flattened, as the pipeline's signature takes them) and the whole
-    rollout settings as one object. Without them every setting would take the compiled
-    pipeline's default, whatever `FRAUD_*` the monitor ran with."""
-    return {
-        **settings.training.model_dump(),
-        **settings.gate.model_dump(),
-        "rollout_settings": settings.rollout.model_dump(mode="json"),
-    }
+    """The pipeline parameters that carry this job's settings to the retraining run: every
+    settings section the pipeline takes, whole (`fraud_detection.pipeline.parameters`). Without
+    them every setting would take its default where the step runs, whatever `FRAUD_*` the
+    monitor ran with."""
+    from fraud_detection.pipeline.parameters import section_arguments
+
+    return dict(section_arguments(settings))
 
 
 def local_launcher(retrain: Callable[[], str]) -> Callable[[Window, str], str]:

@@ -1,7 +1,7 @@
 """The training pipeline's steps as plain functions over files.
 
-Each KFP component in `pipelines/components.py` is a thin adapter that calls one of these, so
-the same code runs in a cluster pod, under `kfp.local`, and in unit tests without kfp.
+Each KFP component in `fraud_detection.pipeline.components` is a thin adapter that calls one of
+these, so the same code runs in a cluster pod, under `kfp.local`, and in unit tests without kfp.
 """
 
 from __future__ import annotations

@@ -4,18 +4,33 @@ Every component runs in the project's pipeline image, which has this package ins
 (`install_kfp_package=False`: kfp is in the image already). Locally, `kfp.local`'s
 SubprocessRunner runs the same functions in the current virtual environment.
 Imports sit inside each function because KFP ships only the function's source to the pod.
+Settings arrive as whole sections (`identity`, `training_settings`, `gate_settings`,
+`rollout_settings`: see `fraud_detection.pipeline.parameters`), paths as the `workspace` they
+derive from (`config.Paths`); each step takes only the sections it reads.
 """
 
 from kfp import dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-# Built by `make images` and loaded into kind; see k8s/versions.env for the tag.
-PIPELINE_IMAGE = "fraud-detection-pipeline:0.1.0"
+from fraud_detection import __version__
+from fraud_detection.identity import Identity
+
+
+def pipeline_image() -> str:
+    """project.env's PIPELINE_IMAGE (under IMAGE_REGISTRY) at the project's version: what
+    `make images` builds and loads into kind."""
+    identity = Identity.model_validate({})  # every name from project.env
+    return identity.image(identity.pipeline_image, __version__)
+
+
+# Read when the components are defined: the compiled pipeline names the image of the
+# project.env it was compiled with.
+PIPELINE_IMAGE = pipeline_image()
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def ingest_data(
-    transactions_path: str,
+    workspace: str,
     data_fingerprint: str,
     validated: Output[Dataset],
     stats: Output[Metrics],
@@ -27,9 +42,10 @@ def ingest_data(
     """
     from pathlib import Path
 
+    from fraud_detection.config import Paths
     from fraud_detection.training import steps
 
-    summary = steps.ingest(Path(transactions_path), Path(validated.path))
+    summary = steps.ingest(Paths(Path(workspace)).transactions, Path(validated.path))
     stats.log_metric("rows", summary["rows"])
     stats.log_metric("fraud_rate", summary["fraud_rate"])
     validated.metadata.update({**summary, "fingerprint": data_fingerprint})
@@ -38,18 +54,23 @@ def ingest_data(
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def build_training_set(
     validated: Input[Dataset],
-    feature_repo: str,
-    feature_service: str,
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]  # KFP accepts bare `dict` only
     features_fingerprint: str,
     training_set: Output[Dataset],
 ) -> list:  # type: ignore[type-arg]  # KFP accepts bare `list` only
     """Point-in-time join of each transaction with its Feast features; returns the feature names."""
     from pathlib import Path
 
+    from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
     from fraud_detection.training import steps
 
     summary = steps.build_training_set(
-        Path(validated.path), Path(feature_repo), feature_service, Path(training_set.path)
+        Path(validated.path),
+        Paths(Path(workspace)).feature_repo,
+        parameters.identity(identity).feature_service,
+        Path(training_set.path),
     )
     training_set.metadata.update({**summary, "features_fingerprint": features_fingerprint})
     return list(summary["features"])
@@ -59,27 +80,23 @@ def build_training_set(
 def train_model(
     training_set: Input[Dataset],
     looked_up: list,  # type: ignore[type-arg]
-    holdout_days: int,
-    validation_days: int,
-    learning_rate: float,
-    max_iter: int,
-    max_leaf_nodes: int,
-    seed: int,
-    target_fpr: float,
+    training_settings: dict,  # type: ignore[type-arg]
+    gate_settings: dict,  # type: ignore[type-arg]
     model: Output[Model],
 ) -> None:
-    """Fit the classifier on the train split and pick its threshold on the validation split."""
+    """Fit the classifier on the train split and pick its threshold on the validation split
+    (for the gate's FPR budget)."""
     from pathlib import Path
 
-    from fraud_detection.config import TrainingSettings
+    from fraud_detection.pipeline import parameters
     from fraud_detection.training import steps
 
-    params = TrainingSettings(
-        holdout_days=holdout_days, validation_days=validation_days, learning_rate=learning_rate,
-        max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed,
-    )  # fmt: skip
     summary = steps.train(
-        Path(training_set.path), tuple(looked_up), params, target_fpr, Path(model.path)
+        Path(training_set.path),
+        tuple(looked_up),
+        parameters.training(training_settings),
+        parameters.gate(gate_settings).target_fpr,
+        Path(model.path),
     )
     model.metadata.update({**summary, "framework": "scikit-learn"})
 
@@ -88,9 +105,8 @@ def train_model(
 def evaluate_model(
     model: Input[Model],
     training_set: Input[Dataset],
-    holdout_days: int,
-    validation_days: int,
-    target_fpr: float,
+    training_settings: dict,  # type: ignore[type-arg]
+    gate_settings: dict,  # type: ignore[type-arg]
     metrics: Output[Metrics],
     curves: Output[ClassificationMetrics],
     evaluation: Output[Artifact],
@@ -99,11 +115,15 @@ def evaluate_model(
     import json
     from pathlib import Path
 
-    from fraud_detection.config import TrainingSettings
+    from fraud_detection.pipeline import parameters
     from fraud_detection.training import steps
 
-    params = TrainingSettings(holdout_days=holdout_days, validation_days=validation_days)
-    result = steps.evaluate_model(Path(model.path), Path(training_set.path), params, target_fpr)
+    result = steps.evaluate_model(
+        Path(model.path),
+        Path(training_set.path),
+        parameters.training(training_settings),
+        parameters.gate(gate_settings).target_fpr,
+    )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
     curves.log_roc_curve(result.roc["fpr"], result.roc["tpr"], result.roc["threshold"])
@@ -115,15 +135,10 @@ def evaluate_model(
 def validation_gate(
     evaluation: Input[Artifact],
     training_set: Input[Dataset],
-    registry_root: str,
-    model_name: str,
-    holdout_days: int,
-    validation_days: int,
-    target_fpr: float,
-    min_roc_auc: float,
-    min_pr_auc: float,
-    min_recall_at_fpr: float,
-    max_regression: float,
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]
+    training_settings: dict,  # type: ignore[type-arg]
+    gate_settings: dict,  # type: ignore[type-arg]
     decision: Output[Artifact],
 ) -> bool:
     """Absolute floors plus champion/challenger against the production model.
@@ -134,20 +149,18 @@ def validation_gate(
     import json
     from pathlib import Path
 
-    from fraud_detection.config import GateSettings, TrainingSettings
+    from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.training import steps
 
-    thresholds = GateSettings(
-        target_fpr=target_fpr, min_roc_auc=min_roc_auc, min_pr_auc=min_pr_auc,
-        min_recall_at_fpr=min_recall_at_fpr, max_regression=max_regression,
-    )  # fmt: skip
+    registry = Paths(Path(workspace)).registry
     result = steps.gate(
         json.loads(Path(evaluation.path).read_text()),
         Path(training_set.path),
-        TrainingSettings(holdout_days=holdout_days, validation_days=validation_days),
-        ModelRegistry(Path(registry_root), model_name),
-        thresholds,
+        parameters.training(training_settings),
+        ModelRegistry(registry, parameters.identity(identity).model_name),
+        parameters.gate(gate_settings),
     )
     for reason in result.reasons:
         print(f"gate: {reason}")
@@ -162,10 +175,9 @@ def register_model(
     evaluation: Input[Artifact],
     training_set: Input[Dataset],
     decision: Input[Artifact],
-    registry_root: str,
-    model_name: str,
-    holdout_days: int,
-    validation_days: int,
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]
+    training_settings: dict,  # type: ignore[type-arg]
     git_sha: str,
     data_fingerprint: str,
     promote: bool,
@@ -174,18 +186,20 @@ def register_model(
     import json
     from pathlib import Path
 
-    from fraud_detection.config import TrainingSettings
+    from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.training import steps
 
+    model_name = parameters.identity(identity).model_name
     evaluation_data = json.loads(Path(evaluation.path).read_text())
     result = steps.register(
         Path(model.path),
         evaluation_data,
         json.loads(Path(decision.path).read_text()),
         Path(training_set.path),
-        TrainingSettings(holdout_days=holdout_days, validation_days=validation_days),
-        ModelRegistry(Path(registry_root), model_name),
+        parameters.training(training_settings),
+        ModelRegistry(Paths(Path(workspace)).registry, model_name),
         lineage={
             "git_sha": git_sha,
             "data_fingerprint": data_fingerprint,
@@ -199,24 +213,26 @@ def register_model(
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def package_model(
-    registry_root: str,
-    model_name: str,
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]
     version: str,
-    bentoml_home: str,
-    project_root: str,
 ) -> str:
     """Save the registered version to the BentoML model store and build its Bento.
 
-    `project_root` holds `serving/bentofile.yaml` and the sources the Bento bundles (the
-    repository locally; /app in the pipeline image). Returns the Bento tag.
+    The Bento bundles the project sources this package is installed from (the checkout
+    locally; /app in the pipeline image), with their `serving/bentofile.yaml`. Returns the
+    Bento tag.
     """
     from pathlib import Path
 
+    from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.serving.package import package
 
-    registered = ModelRegistry(Path(registry_root), model_name).get(version)
-    tags = package(registered, Path(bentoml_home), Path(project_root))
+    paths = Paths(Path(workspace))
+    registry = ModelRegistry(paths.registry, parameters.identity(identity).model_name)
+    tags = package(registry.get(version), paths.bentoml_home, parameters.source_root())
     print(f"packaged {tags['model_tag']} as Bento {tags['bento_tag']}")
     return tags["bento_tag"]
 
@@ -227,32 +243,35 @@ def rollout_canary(
     isvc_name: str,
     namespace: str,
     storage_uri_prefix: str,
-    transactions_path: str,
-    registry_root: str,
-    model_name: str,
-    rollout_settings: dict,  # type: ignore[type-arg]  # KFP accepts bare `dict` only
-    target_fpr: float,
-    seed: int,
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]
+    training_settings: dict,  # type: ignore[type-arg]
+    gate_settings: dict,  # type: ignore[type-arg]
+    rollout_settings: dict,  # type: ignore[type-arg]
 ) -> bool:
     """Canary the packaged version on the KServe InferenceService; promote or roll back.
 
     The same code as the in-cluster rollout Job (`fraud_detection.rollout.cluster_job`): a
     promotion moves the InferenceService and the registry's production pointer together.
-    `rollout_settings` is the whole `RolloutSettings`, one JSON object (omitted keys keep
-    their defaults). Needs a ServiceAccount allowed to get and patch InferenceServices in
-    `namespace`. Returns True when the candidate was promoted.
+    `rollout_settings` is the whole `RolloutSettings` (omitted keys keep their defaults); the
+    probe scores at the gate's FPR budget with the training seed. Needs a ServiceAccount allowed
+    to get and patch InferenceServices in `namespace`. Returns True when the candidate was
+    promoted.
     """
-    import json
     from pathlib import Path
 
+    from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
     from fraud_detection.registry import ModelRegistry
     from fraud_detection.rollout import cluster_job
 
+    paths = Paths(Path(workspace))
     target = cluster_job.Target(
         isvc=isvc_name, namespace=namespace, storage_prefix=storage_uri_prefix,
-        registry=ModelRegistry(Path(registry_root), model_name),
-        rollout=cluster_job.parse_settings(json.dumps(rollout_settings)),
-        transactions=Path(transactions_path), target_fpr=target_fpr, seed=seed,
+        registry=ModelRegistry(paths.registry, parameters.identity(identity).model_name),
+        rollout=parameters.rollout(rollout_settings), transactions=paths.transactions,
+        target_fpr=parameters.gate(gate_settings).target_fpr,
+        seed=parameters.training(training_settings).seed,
     )  # fmt: skip
     production = target.registry.production()
     if production is not None and production.version == version:

@@ -21,14 +21,18 @@ from kfp import local
 from fraud_detection import fingerprint
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
+from fraud_detection.pipeline import parameters
+from fraud_detection.pipeline.definition import training_pipeline
 from fraud_detection.registry import ModelRegistry
-from pipelines.training_pipeline import training_pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_DONE = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
-_CODE_DIRS = ("src", "pipelines", "serving")
-# The repository this module is installed from: it holds serving/bentofile.yaml.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The code a local run's result depends on, in the sources this package is installed from.
+_CODE_DIRS = ("src", "serving")
+# Arguments that do not change what a local run computes: `promote` only decides whether a
+# registered model also becomes production (a result computed under either value answers the
+# same question), and the rollout step does not run locally.
+_NOT_KEYED = ("promote", "rollout_settings")
 
 
 @dataclass(frozen=True)
@@ -83,23 +87,18 @@ def git_sha(repo: Path) -> str:
 
 
 def pipeline_arguments(settings: Settings, promote: bool = True) -> dict[str, Any]:
+    """The pipeline's arguments for a run on this machine: the workspace, the whole settings
+    sections (`parameters.section_arguments`) and the fingerprints of the inputs."""
     paths = settings.paths
     return {
-        "transactions_path": str(paths.transactions),
-        "feature_repo": str(paths.feature_repo),
-        "registry_root": str(paths.registry),
-        "bentoml_home": str(paths.bentoml_home),
-        "project_root": str(PROJECT_ROOT),
-        "model_name": settings.model_name,
-        "feature_service": settings.feature_service,
+        "workspace": str(paths.root),
+        **parameters.section_arguments(settings),
         "data_fingerprint": fingerprint.of_files(paths.transactions),
         "features_fingerprint": fingerprint.of_files(
             *sorted(paths.feature_tables.glob("*.parquet"))
         ),
         "git_sha": git_sha(paths.root),
         "promote": promote,
-        **settings.training.model_dump(),
-        **settings.gate.model_dump(),
     }
 
 
@@ -123,11 +122,10 @@ def run(
     if promote is None:
         promote = ModelRegistry(paths.registry, settings.model_name).production() is None
     arguments = pipeline_arguments(settings, promote)
-    code = [p for d in _CODE_DIRS for p in sorted((PROJECT_ROOT / d).rglob("*.py"))]
+    sources = parameters.source_root()
+    code = [p for d in _CODE_DIRS for p in sorted((sources / d).rglob("*.py"))]
     code += sorted(paths.feature_repo.glob("*.py"))
-    # `promote` only decides whether a registered model also becomes production; a result
-    # computed under either value answers the same question.
-    keyed = {k: v for k, v in arguments.items() if k != "promote"}
+    keyed = {k: v for k, v in arguments.items() if k not in _NOT_KEYED}
     inputs = fingerprint.of_value({**keyed, "code": fingerprint.of_files(*code)})
     # One stamp per distinct set of inputs: alternating runs (say, the production settings and
     # a challenger's) each find their own previous result.

@@ -1,0 +1,1 @@
+"""The training pipeline on Kubeflow Pipelines: its components, its definition, and a local run."""
