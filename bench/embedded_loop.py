@@ -6,7 +6,8 @@ What is measured, per size, each in a fresh workspace in a temporary directory (
 * first run, forced where the stage allows it:
   - generate: `prepare_data` (synthetic transactions and customers written as Parquet);
   - features: `prepare_features` (feature tables, `feast apply`, materialize online);
-  - pipeline: `pipelines.run_local.run(force=True)` (the whole KFP pipeline via `kfp.local`);
+  - pipeline: `fraud_detection.pipeline.local_run.run(force=True)` (the whole KFP pipeline via
+    `kfp.local`);
   - total: wall time of the three;
 * re-run: the same three calls again, not forced, on the unchanged workspace. Data generation
   and the feature tables are skipped and the pipeline's previous decision is reused; what is
@@ -52,7 +53,7 @@ from rich.table import Table
 
 from fraud_detection.config import DataSettings, Settings
 from fraud_detection.errors import FraudDetectionError
-from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.jobs.prepare import prepare_data, prepare_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "artifacts" / "bench"
@@ -63,7 +64,7 @@ SIZES: dict[str, dict[str, int]] = {
 }
 STAGES = ("generate", "features", "pipeline", "total")
 
-# Bound to the real stdout now: run_local redirects sys.stdout into its log file while the
+# Bound to the real stdout now: local_run redirects sys.stdout into its log file while the
 # pipeline runs, and a console that looks sys.stdout up at print time would write there.
 console = Console(file=sys.stdout, highlight=False)
 
@@ -114,8 +115,9 @@ def warm_imports() -> float:
     """Import Feast and kfp once, so neither size's first stage pays for them."""
     console.print("imports (feast, kfp) …")
     started = time.perf_counter()
-    import fraud_detection.features.store  # noqa: F401  (Feast: slow, imported lazily by loop)
-    import pipelines.run_local  # noqa: F401  (kfp)
+    # Feast (slow, imported lazily by jobs.prepare) and kfp.
+    import fraud_detection.features.store
+    import fraud_detection.pipeline.local_run  # noqa: F401
 
     took = time.perf_counter() - started
     console.print(f"imports [green]done[/] in {took:.1f}s")
@@ -142,7 +144,7 @@ def row_count(path: Path) -> int:
 
 
 def first_run(size: str, settings: Settings, result: SizeResult) -> None:
-    from pipelines import run_local
+    from fraud_detection.pipeline import local_run
 
     report = progress(size)
     started = time.perf_counter()
@@ -153,14 +155,14 @@ def first_run(size: str, settings: Settings, result: SizeResult) -> None:
         size, "features", lambda: prepare_features(settings, progress=report)
     )
     run, result.seconds["pipeline"] = timed(
-        size, "pipeline", lambda: run_local.run(settings, force=True, report=report)
+        size, "pipeline", lambda: local_run.run(settings, force=True, report=report)
     )
     result.seconds["total"] = time.perf_counter() - started
     result.gate_passed = bool(run.decision.get("passed"))
 
 
 def rerun(size: str, settings: Settings, result: SizeResult) -> None:
-    from pipelines import run_local
+    from fraud_detection.pipeline import local_run
 
     report = progress(size)
     seconds, skipped = result.rerun_seconds, result.rerun_skipped
@@ -170,7 +172,7 @@ def rerun(size: str, settings: Settings, result: SizeResult) -> None:
         size, "re-run features", lambda: prepare_features(settings, progress=report)
     )
     run, seconds["pipeline"] = timed(
-        size, "re-run pipeline", lambda: run_local.run(settings, report=report)
+        size, "re-run pipeline", lambda: local_run.run(settings, report=report)
     )
     seconds["total"] = time.perf_counter() - started
     skipped.update(generate=data.skipped, features=features.skipped, pipeline=run.reused)

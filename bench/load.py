@@ -37,7 +37,6 @@ from fraud_detection.loadtest.generator import LoadResult, bounded_load, burst
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.traffic import payloads
 from fraud_detection.serving import local_server
-from fraud_detection.serving.model_store import save_to_bentoml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROWS = 4_000  # the newest transactions, sent in turn
@@ -51,11 +50,9 @@ def production_server(workspace: Path, out: Path, prediction_log: bool) -> Itera
     settings = Settings(workspace=workspace)
     production = ModelRegistry(settings.paths.registry, settings.model_name).require_production()
     env = {"FRAUD_SERVING_PREDICTION_LOG_DIR": str(out / "load-log")} if prediction_log else {}
-    with local_server.serve(
-        project_root=workspace, bentoml_home=settings.paths.bentoml_home,
-        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
-        feature_repo=settings.paths.feature_repo, log_file=out / "load-server.log", extra_env=env,
-    ) as server:  # fmt: skip
+    with local_server.serve_registered(
+        settings, production, out / "load-server.log", extra_env=env
+    ) as server:
         yield server.url
 
 

@@ -24,15 +24,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import json
 import platform
-import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+
+# The measuring client is http.client on purpose (the project's clients use httpx): the
+# thinnest client Python has, the same for every stack, so the figures are the servers' cost
+# and not the client's.
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,6 @@ from fraud_detection.errors import FraudDetectionError
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout.traffic import payloads
 from fraud_detection.serving import local_server
-from fraud_detection.serving.model_store import save_to_bentoml
 from fraud_detection.serving.schemas import Transaction
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -165,30 +165,21 @@ def concurrent(
 
 @contextmanager
 def baseline(script: str, workspace: Path, ready_path: str, log: Path) -> Iterator[str]:
+    """A baseline server (bench/baselines), started, awaited and stopped as the project's own
+    local servers are (`local_server`)."""
     port = local_server.free_port()
     command = [sys.executable, str(BASELINES / script), "--workspace", str(workspace),
                "--port", str(port), "--grpc-port", str(local_server.free_port())]  # fmt: skip
     if script == "fastapi_app.py":
         command = command[:-2]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True, cwd=REPO_ROOT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+        process = local_server.start(command, dict(os.environ), REPO_ROOT, out)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise FraudDetectionError(f"{script} did not start; see {log}")
-            try:
-                with urllib.request.urlopen(url + ready_path, timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        yield url
+        server = local_server.LocalServer(f"http://127.0.0.1:{port}", log, process)
+        local_server.wait_until_ready(server, 90, ready_path)
+        yield server.url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
+        local_server.stop(process)
 
 
 def measure_all(workspace: Path, out: Path) -> dict[str, Any]:
@@ -199,16 +190,14 @@ def measure_all(workspace: Path, out: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     console.print("in-process …")
     results["in-process"] = in_process(workspace, rows)
-    tag = save_to_bentoml(production, settings.paths.bentoml_home)
     for name, env in (
         ("BentoML", {}),
         ("BentoML + prediction log", {"FRAUD_SERVING_PREDICTION_LOG_DIR": str(out / "log")}),
     ):
         console.print(f"{name} …")
-        with local_server.serve(
-            project_root=workspace, bentoml_home=settings.paths.bentoml_home, model_tag=tag,
-            feature_repo=settings.paths.feature_repo, log_file=out / "bentoml.log", extra_env=env,
-        ) as server:  # fmt: skip
+        with local_server.serve_registered(
+            settings, production, out / "bentoml.log", extra_env=env
+        ) as server:
             results[name] = over_http(server.url, bentoml_send, rows)
     console.print("FastAPI + uvicorn …")
     with baseline("fastapi_app.py", workspace, "/readyz", out / "fastapi.log") as url:

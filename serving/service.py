@@ -6,19 +6,25 @@
 
 Serve locally: `bentoml serve serving.service:FraudDetector --arg model_tag=NAME:VERSION`.
 `/readyz` is false until the model is loaded and the online store answers.
+
+At import, only what BentoML reads from the module: the build arguments, the bundled model, the
+service's name and configuration (the name is project.env's MODEL_NAME) and its middleware.
+Settings, log filters and metrics wait for the service's `__init__`, in the worker.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import bentoml
 from prometheus_client import Counter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from fraud_detection import third_party_warnings
+from fraud_detection.identity import Identity
 from fraud_detection.serving import log_filters
-from fraud_detection.serving.body_limit import BodySizeLimit
+from fraud_detection.serving.body_limit import ASGIApp, BodySizeLimit
 from fraud_detection.serving.http_contract import JsonOnly, OpenAPIErrors
 from fraud_detection.serving.model_store import ServableModel, load_servable
 from fraud_detection.serving.online_features import OnlineFeatures
@@ -30,21 +36,33 @@ from fraud_detection.serving.settings import ServingSettings
 
 class BuildArguments(BaseModel):
     # The BentoML model bundled into the Bento (`--arg model_tag=...` at build and serve).
-    model_tag: str = "fraud-detector:latest"
+    model_tag: str = Field(default_factory=lambda: f"{Identity().model_name}:latest")
 
 
 ARGS = bentoml.use_arguments(BuildArguments)
-SETTINGS = ServingSettings()
-log_filters.install()
-# Exported on /metrics with BentoML's own metrics: monitoring is blind to what the log loses.
-PREDICTION_LOG_DROPPED = Counter(
-    "fraud_prediction_log_dropped_records",
-    "Scored transactions the prediction log lost (writer too far behind, or the write failed).",
-)
+
+
+@cache
+def prediction_log_dropped() -> Counter:
+    """Exported on /metrics with BentoML's own metrics: monitoring is blind to what the log
+    loses. Registered once per process, by the first service instance."""
+    return Counter(
+        "fraud_prediction_log_dropped_records",
+        "Scored transactions the prediction log lost (writer too far behind, or the write failed).",
+    )
+
+
+class ConfiguredBodySizeLimit(BodySizeLimit):
+    """`BodySizeLimit` with the limit of `ServingSettings`, read when the worker builds its ASGI
+    app: `add_asgi_middleware` takes the middleware's options at import, when no settings
+    should be read yet."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app, max_bytes=ServingSettings().max_body_bytes)
 
 
 @bentoml.service(
-    name="fraud-detector",
+    name=Identity().model_name,
     traffic={"timeout": 10, "max_concurrency": 256},
     resources={"cpu": "1", "memory": "1Gi"},
     http={"port": 3000},
@@ -53,22 +71,24 @@ class FraudDetector:
     bundled_model = bentoml.models.BentoModel(ARGS.model_tag)
 
     def __init__(self) -> None:
-        model_dir = SETTINGS.model_dir or Path(self.bundled_model.path)
+        settings = ServingSettings()
+        log_filters.install()
+        model_dir = settings.model_dir or Path(self.bundled_model.path)
         self.servable: ServableModel = load_servable(model_dir)
         self.features = OnlineFeatures(
-            SETTINGS.feature_repo,
-            SETTINGS.feature_service,
-            SETTINGS.feature_store_yaml,
-            lookup_timeout_s=SETTINGS.lookup_timeout_s,
+            settings.feature_repo,
+            settings.feature_service,
+            settings.feature_store_yaml,
+            lookup_timeout_s=settings.lookup_timeout_s,
         )
         third_party_warnings.quiet()  # again: opening the store imported Feast
         self.prediction_log = (
             PredictionLog(
-                SETTINGS.prediction_log_dir,
+                settings.prediction_log_dir,
                 self.servable.version,
-                on_drop=PREDICTION_LOG_DROPPED.inc,
+                on_drop=prediction_log_dropped().inc,
             )
-            if SETTINGS.prediction_log_dir
+            if settings.prediction_log_dir
             else None
         )
         self.scorer = Scorer(
@@ -86,7 +106,7 @@ class FraudDetector:
     def model(self) -> ModelInfo:
         card = self.servable.card
         return ModelInfo(
-            name=str(card.get("name", "fraud-detector")),
+            name=str(card.get("name", Identity().model_name)),
             version=self.servable.version,
             threshold=self.servable.model.threshold,
             features=self.servable.model.feature_columns,
@@ -103,8 +123,6 @@ class FraudDetector:
 
 
 # `@bentoml.service` returns a Service object; mypy sees the undecorated class.
-FraudDetector.add_asgi_middleware(  # type: ignore[attr-defined]
-    BodySizeLimit, max_bytes=SETTINGS.max_body_bytes
-)
+FraudDetector.add_asgi_middleware(ConfiguredBodySizeLimit)  # type: ignore[attr-defined]
 FraudDetector.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
 FraudDetector.add_asgi_middleware(OpenAPIErrors)  # type: ignore[attr-defined]

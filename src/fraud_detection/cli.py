@@ -12,12 +12,11 @@ import re
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,10 +24,21 @@ from rich.table import Table
 
 from fraud_detection import third_party_warnings
 from fraud_detection.config import Settings
-from fraud_detection.errors import FraudDetectionError, NoProductionModelError
-
-if TYPE_CHECKING:
-    from fraud_detection.monitoring.job import MonitorResult
+from fraud_detection.data.generate import DriftSpec
+from fraud_detection.errors import FraudDetectionError
+from fraud_detection.identity import Identity
+from fraud_detection.jobs.events import (
+    CanaryOutcome,
+    Event,
+    MonitorVerdict,
+    Notice,
+    Retraining,
+    ServingLatency,
+    Stage,
+    StageDone,
+    TrainingRun,
+)
+from fraud_detection.summary import print_summary
 
 # soft_wrap: rich never breaks a line of ours (the terminal may fold it visually), so a path
 # in a message always reaches the user, and a copy of it, whole. Tables still fit the width.
@@ -122,7 +132,7 @@ def _plain_stdout() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fraud-detection", description=__doc__)
+    parser = argparse.ArgumentParser(prog=Identity().project_slug, description=__doc__)
     parser.add_argument("--workspace", type=Path, help="project root (default: current dir)")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -194,61 +204,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Each command imports its job when it runs: kfp, Feast, BentoML and Evidently are slow to
+# import, and some of them warn when imported (`third_party_warnings` hides those).
+
+
 def _generate(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.data.generate import DriftSpec
-    from fraud_detection.loop import prepare_data
+    from fraud_detection.jobs.prepare import prepare_data
 
     result = prepare_data(settings, DriftSpec.parse(args.drift), force=args.force)
-    _report(result.name, result.skipped, result.details)
+    _show(StageDone(result.name, result.skipped, result.details))
     return 0
 
 
 def _features(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.loop import prepare_features
+    from fraud_detection.jobs.prepare import prepare_features
 
     _import_feast()
-    result = prepare_features(settings, progress=_progress)
-    _report(result.name, result.skipped, result.details)
+    result = prepare_features(settings, progress=_show)
+    _show(StageDone(result.name, result.skipped, result.details))
     return 0
 
 
 def _train(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.summary import print_summary
-    from pipelines import run_local
+    from fraud_detection.jobs.train import train
 
-    run = run_local.run(settings, force=args.force, report=_progress)
-    print_summary(console, settings, run)
+    _show(train(settings, force=args.force, report=_show))
+    return 0
+
+
+def _compile(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.jobs.train import check_compiled, compile_to
+
+    if args.check:
+        _print_path("up to date:", check_compiled(settings, args.out))
+    else:
+        _print_path("compiled the training pipeline:", compile_to(settings, args.out))
     return 0
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
-    import kfp
-    import yaml
+    from fraud_detection.jobs.train import submit
 
-    from fraud_detection.kfp_submit import PipelineRunError, upload_and_run
-    from pipelines.training_pipeline import PIPELINE_NAME
-
-    arguments: dict[str, Any] = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise PipelineRunError(f"--param {item!r}: expected NAME=VALUE")
-        # Typed as YAML reads it (7 → int, false → bool), as the KFP API checks parameter types.
-        arguments[name] = yaml.safe_load(value) if value else value
-    try:
-        client = kfp.Client(host=args.host)
-    except Exception as exc:  # connection and auth errors surface here as many types
-        raise PipelineRunError(f"cannot reach the KFP API at {args.host}: {exc}") from exc
-    run = upload_and_run(
-        client, settings.paths.compiled_pipeline, PIPELINE_NAME, arguments, args.timeout,
-        report=_progress,
-    )  # fmt: skip
+    run = submit(settings, args.host, args.param, args.timeout, report=_show)
     console.print(f"run {run.run_id} ({run.pipeline_version}): {run.state}")
     return 0
 
 
 def _production(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.registry.local import ModelRegistry
+    from fraud_detection.registry import ModelRegistry
 
     registry = ModelRegistry(settings.paths.registry, settings.model_name)
     current = registry.require_production(hint="run the training pipeline first")
@@ -256,129 +259,88 @@ def _production(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile(settings: Settings, args: argparse.Namespace) -> int:
-    import tempfile
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.jobs.serve import serve
 
-    from pipelines.training_pipeline import compile_pipeline
+    return serve(settings, args.port, report=_show)
 
-    target: Path = args.out or settings.paths.compiled_pipeline
-    if args.check:
-        with tempfile.TemporaryDirectory() as tmp:
-            fresh = compile_pipeline(Path(tmp) / target.name).read_text()
-        if not target.exists() or target.read_text() != fresh:
-            raise FraudDetectionError(f"{target} is stale: run `make pipeline` and commit it")
-        _print_path("up to date:", target)
-        return 0
-    out = compile_pipeline(target)
-    _print_path("compiled the training pipeline:", out)
-    return 0
+
+def _canary(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.jobs.canary import canary
+
+    outcome = canary(settings, args.version, report=_show)
+    _show(outcome)
+    return 0 if outcome.promoted else 3
+
+
+def _monitor(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.jobs.monitor import monitor
+    from fraud_detection.jobs.retrain import Embedded
+
+    if args.window_hours:
+        window = settings.monitor.model_copy(update={"window_hours": args.window_hours})
+        settings = settings.model_copy(update={"monitor": window})
+    retraining = None
+    if args.retrain is not None:
+        retraining = Embedded(DriftSpec.parse(args.retrain))
+        _import_feast()  # retraining rebuilds the features
+    return monitor(settings, retraining=retraining, report=_show).result.verdict.exit_code
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.loop import prepare_data, prepare_features
-    from fraud_detection.summary import print_summary
-    from pipelines import run_local
+    from fraud_detection.jobs.demo import run_demo
 
     _import_feast()
-    stages: list[tuple[str, Callable[[], Any]]] = [
-        ("1/6 data", lambda: prepare_data(settings, force=args.force)),
-        ("2/6 features", lambda: prepare_features(settings, progress=_progress)),
-    ]
-    for title, stage in stages:
-        console.rule(f"[bold]{title}")
-        started = time.perf_counter()
-        result = stage()
-        _report(title, result.skipped, result.details, time.perf_counter() - started)
-    title = "3/6 training pipeline (kfp.local): train, gate, register, package"
-    console.rule(f"[bold]{title}")
-    started = time.perf_counter()
-    run = run_local.run(settings, force=args.force, report=_progress)
-    _report(title, run.reused, {"log": str(run.log_file)}, time.perf_counter() - started)
-    print_summary(console, settings, run)
-    _demo_serving(settings)
-    _demo_canary(settings, force=args.force)
-    _demo_monitoring(settings)
+    run_demo(settings, force=args.force, report=_show)
     return 0
 
 
-# How the world changes in the demo: larger amounts, farther from home, more at night.
-DEMO_DRIFT = "amount_scale=2.5,distance_scale=3,night_share=0.3"
+# --- presenting what the jobs report ----------------------------------------------------------
 
 
-def _demo_monitoring(settings: Settings) -> None:
-    from datetime import UTC, datetime
-
-    from fraud_detection.data.generate import DriftSpec
-    from fraud_detection.monitoring import traffic
-    from fraud_detection.registry import ModelRegistry
-    from fraud_detection.serving import local_server
-    from fraud_detection.serving.model_store import save_to_bentoml
-
-    console.rule("[bold]6/6 monitoring: normal traffic, drifted traffic, retraining")
-    paths = settings.paths
-    try:
-        production = ModelRegistry(paths.registry, settings.model_name).require_production(
-            hint="nothing to monitor"
-        )
-    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
-        console.print(escape(str(exc)))
-        return
-    run_dir = paths.root / "artifacts" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    results = {}
-    for phase, drift_text in (("normal", ""), ("drifted", DEMO_DRIFT)):
-        log_dir, labels_dir = run_dir / phase / "prediction-log", run_dir / phase / "labels"
-        with local_server.serve(
-            project_root=paths.root, bentoml_home=paths.bentoml_home,
-            model_tag=save_to_bentoml(production, paths.bentoml_home),
-            feature_repo=paths.feature_repo, log_file=run_dir / phase / "server.log",
-            extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(log_dir)},
-        ) as server:  # fmt: skip
-            frame = traffic.fresh_transactions(settings, DriftSpec.parse(drift_text), 1_000, 101)
-            answered = traffic.send(server.url, frame)
-        traffic.write_labels(labels_dir, frame, phase)
-        _progress(f"{phase} traffic: {answered}/{len(frame)} transactions scored and logged")
-        # Labels arrive days later in practice: this check judges the inputs alone.
-        results[phase] = _run_monitor(settings, log_dir=log_dir, labels_dir=run_dir / "none")
-    drifted = results["drifted"]
-    if drifted.verdict.retrain:
-        _retrain(settings, drifted, DEMO_DRIFT)
+def _show(event: Event) -> None:
+    """Print one event of a job (`fraud_detection.jobs.events`) as the console shows it."""
+    if isinstance(event, str):
+        console.print(f"  [dim]·[/] {event}")
+    elif isinstance(event, Stage):
+        console.rule(f"[bold]{event.title}")
+    elif isinstance(event, StageDone):
+        _print_stage(event)
+    elif isinstance(event, Notice):
+        console.print(escape(event.text))
+    elif isinstance(event, TrainingRun):
+        print_summary(console, event)
+    elif isinstance(event, ServingLatency):
+        _print_latency(event)
+    elif isinstance(event, CanaryOutcome):
+        _print_verdict(event)
+    elif isinstance(event, MonitorVerdict):
+        _print_monitor(event)
+    elif isinstance(event, Retraining):
+        _print_retraining(event)
 
 
-def _demo_serving(settings: Settings) -> None:
-    from fraud_detection.data.io import load_transactions
-    from fraud_detection.loadtest import generator as load
-    from fraud_detection.registry import ModelRegistry
-    from fraud_detection.rollout.traffic import payloads
-    from fraud_detection.serving import local_server
-    from fraud_detection.serving.model_store import save_to_bentoml
+def _print_stage(stage: StageDone) -> None:
+    """One line for the stage, then one line for each path among its details."""
+    state = "[yellow]unchanged, skipped[/]" if stage.skipped else "[green]done[/]"
+    took = f" in {stage.seconds:.1f}s" if stage.seconds is not None else ""
+    paths = {k: v for k, v in stage.details.items() if _is_path(v)}
+    extra = ", ".join(f"{k}={v}" for k, v in stage.details.items() if k not in paths)
+    console.print(
+        f"[bold]{stage.name}[/]: {state}{took}" + (f" ({escape(extra)})" if extra else "")
+    )
+    for key, path in paths.items():
+        _print_path(f"  {key}:", path)
 
-    console.rule("[bold]4/6 serving: the production model behind BentoML on localhost")
-    paths = settings.paths
-    try:
-        production = ModelRegistry(paths.registry, settings.model_name).require_production(
-            hint="the gate refused the first model, nothing to serve"
-        )
-    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
-        console.print(escape(str(exc)))
-        return
-    recent = load_transactions(paths.transactions).sort_values("event_timestamp").tail(2_000)
-    rows = payloads(recent)
-    with local_server.serve(
-        project_root=paths.root,
-        bentoml_home=paths.bentoml_home,
-        model_tag=save_to_bentoml(production, paths.bentoml_home),
-        feature_repo=paths.feature_repo,
-        log_file=paths.root / "artifacts" / "serving" / "demo-server.log",
-    ) as server:
-        _progress(f"serving {production.version} at {server.url} (POST /score, GET /metrics)")
-        load.burst(server.url, rows[:20])  # warm-up
-        single = load.burst(server.url, rows[:300], batch_size=1)
-        batched = load.burst(server.url, rows, batch_size=100)
+
+def _print_latency(latency: ServingLatency) -> None:
     table = Table(title="Scoring latency over HTTP (sequential requests)", title_justify="left")
     table.add_column("traffic")
     for column in ("requests", "rows", "errors", "p50 ms", "p95 ms", "p99 ms", "rows/s"):
         table.add_column(column, justify="right")
-    for name, result in (("1 row per request", single), ("100 rows per request", batched)):
+    for name, result in (
+        ("1 row per request", latency.single), ("100 rows per request", latency.batched)
+    ):  # fmt: skip
         s = result.summary()
         table.add_row(
             name,
@@ -388,114 +350,26 @@ def _demo_serving(settings: Settings) -> None:
     console.print(table)
 
 
-def _demo_canary(settings: Settings, force: bool) -> None:
-    from fraud_detection.registry import ModelRegistry
-    from fraud_detection.rollout.embedded import previous_rollout, run_canary
-    from pipelines import run_local
-
-    console.rule("[bold]5/6 canary: a challenger model against production")
-    registry = ModelRegistry(settings.paths.registry, settings.model_name)
-    try:
-        registry.require_production(hint="nothing to canary against")
-    except NoProductionModelError as exc:  # a demo stage skips; the demo goes on
-        console.print(escape(str(exc)))
-        return
-    # The challenger: the same data, a different seed and a slower, longer boosting schedule.
-    challenger = settings.model_copy(
-        update={
-            "training": settings.training.model_copy(
-                update={"seed": settings.training.seed + 1, "learning_rate": 0.06, "max_iter": 300}
-            )
-        }
-    )
-    started = time.perf_counter()
-    run = run_local.run(challenger, promote=False, force=force, report=_progress)
-    _report("challenger pipeline", run.reused, {}, time.perf_counter() - started)
-    if not run.decision["passed"]:
-        console.print("the gate refused the challenger: no canary needed")
-        return
-    version = run.registered_version()
-    production = registry.production()
-    done = previous_rollout(settings, version)
-    if done is not None and not force:
-        _report("canary", True, {"record": done["record"]})
-        _print_verdict(done)
-        return
-    if production is not None and production.version == version:
-        console.print(f"the challenger {version} is already production")
-        return
-    started = time.perf_counter()
-    result = run_canary(settings, version, report=_progress)
-    _report("canary", False, {"record": str(result.record)}, time.perf_counter() - started)
-    _print_verdict({**result.to_dict(), "record": str(result.record)})
-
-
-def _print_verdict(record: dict[str, Any]) -> None:
-    verdict = record["verdict"]
-    title = f"Canary: candidate {record['candidate_version']} vs stable {record['stable_version']}"
+def _print_verdict(outcome: CanaryOutcome) -> None:
+    title = f"Canary: candidate {outcome.candidate_version} vs stable {outcome.stable_version}"
     table = Table(title=title, title_justify="left")
     for column in ("check", "ok", "evidence"):
         table.add_column(column)
-    for check in verdict["checks"]:
+    for check in outcome.checks:
         table.add_row(check["name"], "yes" if check["ok"] else "[red]no[/]", check["detail"])
     console.print(table)
-    if record["promoted"]:
-        console.print(f"[bold green]Promoted[/] {record['candidate_version']} to production.")
+    if outcome.promoted:
+        console.print(f"[bold green]Promoted[/] {outcome.candidate_version} to production.")
     else:
         console.print(
-            f"[bold red]Rolled back[/]: {record['stable_version']} keeps all traffic "
-            f"({'; '.join(verdict['reasons'])})."
+            f"[bold red]Rolled back[/]: {outcome.stable_version} keeps all traffic "
+            f"({'; '.join(outcome.reasons)})."
         )
-    _print_path("Evidence:", record["record"])
+    _print_path("Evidence:", outcome.record)
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.registry import ModelRegistry
-    from fraud_detection.serving import local_server
-    from fraud_detection.serving.model_store import save_to_bentoml
-
-    paths = settings.paths
-    production = ModelRegistry(paths.registry, settings.model_name).require_production()
-    tag = save_to_bentoml(production, paths.bentoml_home)
-    env = local_server.bentoml_environment(paths.bentoml_home, paths.feature_repo)
-    console.print(f"serving {tag} on http://127.0.0.1:{args.port} (Ctrl-C stops)")
-    # Ctrl-C and SIGTERM reach us alone, as exceptions (see main): leaving, this stops the
-    # server's whole process group, then the exception sets our exit status (130 or 143).
-    return local_server.run_in_foreground(local_server.serve_command(tag, args.port), env)
-
-
-def _canary(settings: Settings, args: argparse.Namespace) -> int:
-    from fraud_detection.registry import ModelRegistry
-    from fraud_detection.rollout.embedded import run_canary
-
-    registry = ModelRegistry(settings.paths.registry, settings.model_name)
-    candidate = registry.get(args.version) if args.version else registry.newest_candidate()
-    if candidate is None:
-        raise FraudDetectionError("no candidate: every registered version is production")
-    result = run_canary(settings, candidate.version, report=_progress)
-    _print_verdict({**result.to_dict(), "record": str(result.record)})
-    return 0 if result.promoted else 3
-
-
-def _monitor(settings: Settings, args: argparse.Namespace) -> int:
-    if args.window_hours:
-        settings = settings.model_copy(
-            update={
-                "monitor": settings.monitor.model_copy(update={"window_hours": args.window_hours})
-            }
-        )
-    result = _run_monitor(settings)
-    if result.verdict.retrain and args.retrain is not None:
-        _retrain(settings, result, args.retrain)
-    return result.verdict.exit_code
-
-
-def _run_monitor(
-    settings: Settings, log_dir: Path | None = None, labels_dir: Path | None = None
-) -> MonitorResult:
-    from fraud_detection.monitoring.job import run_monitor
-
-    result = run_monitor(settings, log_dir=log_dir, labels_dir=labels_dir)
+def _print_monitor(event: MonitorVerdict) -> None:
+    result = event.result
     verdict = result.verdict
     colour = {"ok": "green", "insufficient_data": "yellow"}.get(verdict.status, "red")
     console.print(
@@ -503,61 +377,22 @@ def _run_monitor(
         f"{result.model_version}, {verdict.skipped_records} corrupt records skipped"
     )
     for reason in verdict.reasons:
-        _progress(reason)
+        _show(reason)
     for name in ("drift", "quality"):
         summary = getattr(result, name)
         if summary and summary.get("html"):
             _print_path(f"  [dim]·[/] {name} report:", summary["html"])
     _print_path("  [dim]·[/] verdict:", result.out_dir / "verdict.json")
-    return result
 
 
-def _retrain(settings: Settings, result: MonitorResult, drift_text: str) -> None:
-    from datetime import timedelta
-
-    from fraud_detection.data.generate import DriftSpec
-    from fraud_detection.retraining.embedded import retrain
-    from fraud_detection.retraining.launchers import local_launcher
-    from fraud_detection.retraining.trigger import RetrainingTrigger, Window
-
-    _import_feast()  # retraining rebuilds the features
-    trigger = RetrainingTrigger(
-        settings.paths.root / "artifacts" / "retraining",
-        min_interval=timedelta(hours=settings.monitor.retrain_min_interval_hours),
-    )
-    window = Window(*result.window)
-    outcome: dict[str, Any] = {}
-
-    def run() -> str:
-        outcome.update(retrain(settings, DriftSpec.parse(drift_text), report=_progress))
-        return str(outcome.get("record") or outcome.get("decision"))
-
-    fired = trigger.fire(window, "; ".join(result.verdict.reasons), local_launcher(run))
+def _print_retraining(retraining: Retraining) -> None:
+    fired, outcome = retraining.trigger, retraining.outcome
     if fired.status != "started":
-        console.print(f"retraining not started: {fired.status} ({fired.detail})")
-        return
-    trigger.finished(window, succeeded=True)
-    if "verdict" in outcome:
-        _print_verdict(outcome)
-    elif not outcome.get("gate"):
+        console.print(escape(f"retraining not started: {fired.status} ({fired.detail})"))
+    elif outcome is not None and outcome.canary is not None:
+        _print_verdict(outcome.canary)
+    elif outcome is not None and not outcome.gate:
         console.print("[bold red]retrained model refused by the gate[/]: production unchanged")
-
-
-def _progress(message: str) -> None:
-    console.print(f"  [dim]·[/] {message}")
-
-
-def _report(
-    name: str, skipped: bool, details: dict[str, Any], seconds: float | None = None
-) -> None:
-    """One line for the stage, then one line for each path among its details."""
-    state = "[yellow]unchanged, skipped[/]" if skipped else "[green]done[/]"
-    took = f" in {seconds:.1f}s" if seconds is not None else ""
-    paths = {k: v for k, v in details.items() if _is_path(v)}
-    extra = ", ".join(f"{k}={v}" for k, v in details.items() if k not in paths)
-    console.print(f"[bold]{name}[/]: {state}{took}" + (f" ({escape(extra)})" if extra else ""))
-    for key, path in paths.items():
-        _print_path(f"  {key}:", path)
 
 
 def _print_path(label: str, path: str | Path) -> None:

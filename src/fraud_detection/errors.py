@@ -1,6 +1,7 @@
 """Domain errors: problems a user can fix, each with a message that says what and how.
 
-Command-line entry points catch `FraudDetectionError`, print its message and exit with
+Every domain error of the project is defined here, whichever module raises it. Entry points
+(the CLI, the monitoring CronJob) catch `FraudDetectionError`, print its message and exit with
 `exit_code`; anything else is a bug and keeps its traceback.
 """
 
@@ -40,3 +41,39 @@ class RegistryError(FraudDetectionError):
 class NoProductionModelError(RegistryError):
     """The registry has no production model yet: nothing was promoted (or the gate refused the
     first candidate). Raised by `ModelRegistry.require_production`."""
+
+
+class NoCandidateError(RegistryError):
+    """The registry holds no version to canary: every registered version is production."""
+
+
+class StalePipelineError(FraudDetectionError):
+    """The compiled pipeline differs from the code that compiles it."""
+
+
+class PipelineParameterError(FraudDetectionError):
+    """A pipeline parameter (a settings section) does not validate against its settings model."""
+
+
+class PipelineRunError(FraudDetectionError):
+    """The KFP API is unreachable, refused the pipeline, or the run did not succeed."""
+
+
+class PackagingError(FraudDetectionError):
+    """`bentoml build` failed; the model stays registered, but nothing new can be served."""
+
+
+class ServerNotReadyError(FraudDetectionError):
+    """A local scoring server did not become ready in time (or exited while starting)."""
+
+
+class RolloutError(FraudDetectionError):
+    """The InferenceService is not in a state a canary can start from."""
+
+
+class MonitoringError(FraudDetectionError):
+    """The prediction log or the reference cannot be compared."""
+
+
+class TriggerError(FraudDetectionError):
+    """Retraining could not be started; the trigger's state stays consistent."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
 
-from fraud_detection.config import Settings
-from fraud_detection.registry import ModelRegistry
+from fraud_detection.jobs.events import TrainingRun
 
 _METRICS = (
     ("roc_auc", "ROC-AUC"),
@@ -22,18 +20,8 @@ _METRICS = (
 )
 
 
-class RunLike(Protocol):
-    """What the summary reads from a pipeline run (local or, later, on a cluster)."""
-
-    @property
-    def decision(self) -> dict[str, Any]: ...
-    @property
-    def decision_file(self) -> Path: ...
-    @property
-    def log_file(self) -> Path: ...
-
-
-def print_summary(console: Console, settings: Settings, run: RunLike) -> None:
+def print_summary(console: Console, training: TrainingRun) -> None:
+    run, production = training.run, training.production
     decision = run.decision
     candidate, champion = decision["candidate"], decision.get("champion")
     table = Table(title="Holdout metrics", title_justify="left")
@@ -61,8 +49,6 @@ def print_summary(console: Console, settings: Settings, run: RunLike) -> None:
         checks.add_row(check["check"], f"{check['value']:.4f}", verdict)
     console.print(checks)
 
-    registry = ModelRegistry(settings.paths.registry, settings.model_name)
-    production = registry.production()
     if decision["passed"]:
         console.print("[bold green]Gate decision: PASSED[/] — the candidate was registered.")
     else:
@@ -72,7 +58,7 @@ def print_summary(console: Console, settings: Settings, run: RunLike) -> None:
         for reason in decision["reasons"]:
             console.print(f"  - {reason}")
     if production is not None:
-        console.print(f"production model: {settings.model_name} version {production.version}")
+        console.print(f"production model: {training.model_name} version {production.version}")
         _print_path(console, "  model card:", production.path / "model_card.json")
     _print_path(console, "gate decision:", run.decision_file)
     _print_path(console, "pipeline log: ", run.log_file)

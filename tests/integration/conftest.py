@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fraud_detection.config import DataSettings, Settings
-from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.jobs.prepare import prepare_data, prepare_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A valid transaction of a customer the generated data knows, for the HTTP tests.
@@ -80,13 +80,13 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
     Shared by the serving and rollout tests, which must not change its production model.
     """
-    from pipelines import run_local
+    from fraud_detection.pipeline import local_run
 
     settings = make_workspace(tmp_path_factory.mktemp("trained"))
     prepare_data(settings)
     prepare_features(settings, progress=lambda _: None)
     assert_online_features_present(settings)
-    run = run_local.run(settings, report=lambda _: None)
+    run = local_run.run(settings, report=lambda _: None)
     assert run.decision["passed"], run.decision["reasons"]
     return settings
 

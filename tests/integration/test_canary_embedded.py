@@ -23,12 +23,12 @@ from sklearn.pipeline import Pipeline
 from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec
 from fraud_detection.features.derived import model_frame
-from fraud_detection.loop import prepare_data, prepare_features
+from fraud_detection.jobs.prepare import prepare_data, prepare_features
+from fraud_detection.pipeline import local_run
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.registry.local import CARD_FILE
 from fraud_detection.rollout.embedded import run_canary
 from fraud_detection.training.model import FraudModel
-from pipelines import run_local
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def with_candidate(
     settings = trained_workspace.model_copy(update={"workspace": root, "rollout": rollout})
     prepare_data(settings, DRIFT)
     prepare_features(settings, progress=lambda _: None)
-    run = run_local.run(settings, promote=False, report=lambda _: None)
+    run = local_run.run(settings, promote=False, report=lambda _: None)
     assert run.decision["passed"], run.decision["reasons"]
     return settings
 

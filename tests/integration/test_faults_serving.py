@@ -32,6 +32,7 @@ import pytest
 from conftest import GOOD
 
 from fraud_detection.config import Settings
+from fraud_detection.errors import ServerNotReadyError
 from fraud_detection.registry import ModelRegistry, RegisteredModel
 from fraud_detection.registry.local import CARD_FILE, MODEL_FILE
 from fraud_detection.serving import local_server
@@ -263,7 +264,7 @@ def test_model_artifact_corrupt_or_missing_at_start_is_never_ready_nor_scores(
     prober.start()
     try:
         with (
-            pytest.raises(local_server.ServerNotReadyError),
+            pytest.raises(ServerNotReadyError),
             serving(settings, log_file, model_dir=model_dir, ready_timeout_s=12),
         ):
             pytest.fail("a server without a loadable model became ready")

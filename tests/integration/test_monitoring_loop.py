@@ -10,11 +10,10 @@ import pytest
 
 from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec
+from fraud_detection.jobs.retrain import Embedded, start_retraining
 from fraud_detection.monitoring import traffic
 from fraud_detection.monitoring.job import run_monitor
 from fraud_detection.registry import ModelRegistry
-from fraud_detection.retraining.embedded import retrain
-from fraud_detection.retraining.launchers import local_launcher
 from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 from fraud_detection.serving import local_server
 from fraud_detection.serving.model_store import save_to_bentoml
@@ -96,25 +95,21 @@ def test_drift_closes_the_loop_with_a_retrained_candidate_once_per_window(
     assert before is not None
     result = run_monitor(settings, log_dir=logs["drifted"])
     assert result.verdict.retrain
-    trigger = RetrainingTrigger(tmp_path / "trigger")
-    window = Window(*result.window)
-    outcome: dict[str, object] = {}
 
-    def launch() -> str:
-        outcome.update(retrain(settings, DRIFT, report=lambda _: None))
-        return str(outcome.get("record"))
+    retraining = start_retraining(settings, result, Embedded(DRIFT))
 
-    fired = trigger.fire(window, "; ".join(result.verdict.reasons), local_launcher(launch))
-    trigger.finished(window, succeeded=True)
-
-    assert fired.status == "started"
-    assert outcome["gate"] is True
-    candidate = outcome["candidate_version"]
-    assert candidate != before.version
+    assert retraining.trigger.status == "started"
+    outcome = retraining.outcome
+    assert outcome is not None and outcome.gate is True and outcome.canary is not None
+    candidate = outcome.canary.candidate_version
+    assert candidate == outcome.version != before.version
     assert {m.version for m in registry.versions()} >= {before.version, candidate}
-    assert Path(str(outcome["record"])).exists()  # the canary's evidence
+    assert outcome.canary.record.exists()  # the canary's evidence
     production = registry.production()
     assert production is not None
-    assert production.version == (candidate if outcome["promoted"] else before.version)
-    again = trigger.fire(window, "drift", local_launcher(launch))
-    assert again.status == "already_done"
+    assert production.version == (candidate if outcome.promoted else before.version)
+    # The workspace's one trigger (whoever calls it) recorded the run: not twice per window.
+    runs = RetrainingTrigger.of(settings).runs()
+    assert runs[Window(*result.window).key]["status"] == "succeeded"
+    again = start_retraining(settings, result, Embedded(DRIFT))
+    assert again.trigger.status == "already_done" and again.outcome is None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fraud_detection.config import RolloutSettings
+from fraud_detection.errors import RolloutError
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import Measurements
@@ -201,13 +202,13 @@ def test_a_failure_during_analysis_rolls_back_before_raising() -> None:
 def test_a_second_canary_is_refused_while_one_is_running() -> None:
     api = FakeInferenceServices(inference_service())
     canary_of(api).start("v-bbbbbbbbbbbb", CANDIDATE_URI)
-    with pytest.raises(kserve.RolloutError, match="already has a canary"):
+    with pytest.raises(RolloutError, match="already has a canary"):
         canary_of(api).start("v-cccccccccccc", CANDIDATE_URI)
 
 
 def test_a_canary_of_the_model_already_serving_is_refused() -> None:
     api = FakeInferenceServices(inference_service())
-    with pytest.raises(kserve.RolloutError, match="compare production with itself"):
+    with pytest.raises(RolloutError, match="compare production with itself"):
         canary_of(api).start("v-aaaaaaaaaaaa", STABLE_URI)
     assert "canary" not in api.isvc["spec"]
 
@@ -266,7 +267,7 @@ def test_a_rolled_back_canary_leaves_the_registry_and_the_inference_service(
 def test_switch_moves_production_only_once_the_new_predictor_is_ready() -> None:
     api = FakeInferenceServices(inference_service(), canary_becomes_ready=False)
     pointer = Pointer()
-    with pytest.raises(kserve.RolloutError, match="production is unchanged"):
+    with pytest.raises(RolloutError, match="production is unchanged"):
         kserve.switch(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, pointer, "rollback")
     assert pointer.promoted == []
     assert api.isvc["spec"] == inference_service()["spec"]

@@ -13,9 +13,10 @@ import pytest
 
 from fraud_detection.config import DataSettings, MonitorSettings
 from fraud_detection.data.generate import DriftSpec, generate
+from fraud_detection.errors import MonitoringError
 from fraud_detection.features.aggregates import customer_transaction_stats
 from fraud_detection.features.derived import model_frame
-from fraud_detection.monitoring.log_reader import MonitoringError, read_window
+from fraud_detection.monitoring.log_reader import read_window
 from fraud_detection.monitoring.reports import drift_report, quality_report
 from fraud_detection.monitoring.verdict import decide
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from fraud_detection.config import RolloutSettings, Settings
+from fraud_detection.config import RolloutSettings, Settings, TrainingSettings
+from fraud_detection.errors import TriggerError
 from fraud_detection.retraining.launchers import cluster_run_arguments, kfp_launcher
-from fraud_detection.retraining.trigger import RetrainingTrigger, TriggerError, Window
+from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 
 NOON = datetime(2026, 11, 24, 12, tzinfo=UTC)
 WINDOW = Window(NOON - timedelta(hours=1), NOON)
@@ -107,7 +108,7 @@ def test_the_retraining_run_carries_the_monitors_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("FRAUD_ROLLOUT__CANARY_PERCENT", "35")
     monkeypatch.setenv("FRAUD_TRAINING__MAX_ITER", "180")
     arguments = cluster_run_arguments(Settings())
-    assert arguments["max_iter"] == 180
+    assert TrainingSettings.model_validate(arguments["training_settings"]).max_iter == 180
     assert RolloutSettings.model_validate(arguments["rollout_settings"]).canary_percent == 35
     # Every argument names a parameter of the compiled pipeline the CronJob submits.
     compiled = next(yaml.safe_load_all(Settings().paths.compiled_pipeline.read_text()))

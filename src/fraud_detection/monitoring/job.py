@@ -1,5 +1,6 @@
-"""The monitoring job: reference = the production model's training snapshot, current = a
-window of the prediction log; drift and quality reports; a verdict; optional retraining."""
+"""The monitoring check: reference = the production model's training snapshot, current = a
+window of the prediction log; drift and quality reports; a verdict. The job around it (verdict
+reported, retraining started when called for) is `fraud_detection.jobs.monitor`."""
 
 from __future__ import annotations
 

@@ -14,13 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from fraud_detection.errors import FraudDetectionError
-
 REQUIRED = {"scored_at": str, "fraud_probability": float, "model_version": str, "features": dict}
-
-
-class MonitoringError(FraudDetectionError):
-    """The prediction log or the reference cannot be compared."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from fraud_detection.errors import MonitoringError
 from fraud_detection.features.derived import CATEGORICAL_FEATURES
-from fraud_detection.monitoring.log_reader import MonitoringError
 
 PREDICTION = "prediction"
 _DRIFT_TEST = "Value Drift for column "

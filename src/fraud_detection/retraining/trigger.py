@@ -1,6 +1,8 @@
 """The retraining trigger: idempotent per data window, rate-limited, safe against concurrency.
 
-State lives in one JSON file next to a lock file:
+State lives in one JSON file next to a lock file, in one directory whoever fires the trigger
+(`RetrainingTrigger.of`: `artifacts/retraining/` of the workspace, on the cluster the
+workspace volume), so the embedded loop and the CronJob see each other's runs:
 
 - a window that already has a run (running or finished) never gets a second one;
 - no new run starts within `min_interval` of the previous start;
@@ -20,13 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.config import Settings
+from fraud_detection.errors import TriggerError
 
 Status = Literal["started", "already_done", "already_running", "rate_limited"]
-
-
-class TriggerError(FraudDetectionError):
-    """Retraining could not be started; the trigger's state stays consistent."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,15 @@ class RetrainingTrigger:
         self.lock_file = state_dir / "retraining.lock"
         self.min_interval = min_interval
         self.now = now
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetrainingTrigger:
+        """The workspace's trigger: its state under `artifacts/retraining/`, its rate limit
+        `monitor.retrain_min_interval_hours`. Every caller (CLI, demo, CronJob) uses this one."""
+        return cls(
+            settings.paths.root / "artifacts" / "retraining",
+            min_interval=timedelta(hours=settings.monitor.retrain_min_interval_hours),
+        )
 
     def fire(self, window: Window, reason: str, launch: Launcher) -> TriggerResult:
         """Start retraining for `window` unless the rules above say not to."""

@@ -16,12 +16,11 @@ from typing import Any
 
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
-from fraud_detection.errors import FraudDetectionError
-from fraud_detection.registry import ModelRegistry
+from fraud_detection.errors import FraudDetectionError, ServerNotReadyError
+from fraud_detection.registry import ModelRegistry, RegisteredModel
 from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
 from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
 from fraud_detection.serving import local_server
-from fraud_detection.serving.model_store import save_to_bentoml
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,6 @@ def run_canary(
     candidate = registry.get(candidate_version)
     if candidate.version == stable.version:
         raise FraudDetectionError(f"{candidate.version} is already the production model")
-    tags = {
-        "stable": save_to_bentoml(stable, paths.bentoml_home),
-        "candidate": save_to_bentoml(candidate, paths.bentoml_home),
-    }
 
     transactions = load_transactions(paths.transactions)
     traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
@@ -76,13 +71,13 @@ def run_canary(
 
     with ExitStack() as servers:
         report(f"starting stable {stable.version} and candidate {candidate.version}")
-        urls = {"stable": _start(servers, settings, tags["stable"], run_dir / "stable.log")}
+        urls = {"stable": _start(servers, settings, stable, run_dir / "stable.log")}
         try:
             urls["candidate"] = _start(
-                servers, settings, tags["candidate"], run_dir / "candidate.log",
+                servers, settings, candidate, run_dir / "candidate.log",
                 model_dir=candidate_model_dir,
             )  # fmt: skip
-        except local_server.ServerNotReadyError as exc:
+        except ServerNotReadyError as exc:
             report(f"candidate not ready: {str(exc).splitlines()[0]}")
         clients = {name: Client(url) for name, url in urls.items()}
         report(
@@ -108,19 +103,15 @@ def run_canary(
 
 
 def _start(
-    servers: ExitStack, settings: Settings, tag: str, log_file: Path, model_dir: Path | None = None
-) -> str:
+    servers: ExitStack, settings: Settings, model: RegisteredModel, log_file: Path,
+    model_dir: Path | None = None,
+) -> str:  # fmt: skip
     server = servers.enter_context(
-        local_server.serve(
-            project_root=settings.paths.root,
-            bentoml_home=settings.paths.bentoml_home,
-            model_tag=tag,
-            feature_repo=settings.paths.feature_repo,
-            log_file=log_file,
-            model_dir=model_dir,
+        local_server.serve_registered(
+            settings, model, log_file, model_dir=model_dir,
             ready_timeout_s=settings.rollout.ready_timeout_s,
         )
-    )
+    )  # fmt: skip
     return server.url
 
 

@@ -25,15 +25,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fraud_detection.config import RolloutSettings
-from fraud_detection.errors import FraudDetectionError
+from fraud_detection.errors import RolloutError
 from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 MODEL_CONTAINER = "kserve-container"
-
-
-class RolloutError(FraudDetectionError):
-    """The InferenceService is not in a state a canary can start from."""
 
 
 def predictor_name(version: str) -> str:

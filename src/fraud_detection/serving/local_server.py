@@ -1,5 +1,7 @@
 """Run the BentoML service as a real local server: on a free port for as long as a `with` block
-(demo, canary, tests, bench), or in the foreground (`fraud-detection serve`).
+(demo, canary, tests, bench), or in the foreground (`fraud-detection serve`). This module is the
+one way the project starts a local server, and `bentoml_environment` the one place that builds
+a BentoML subprocess's environment.
 
 Each server leads a process group of its own, its workers included, and stops as a group."""
 
@@ -11,21 +13,20 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from fraud_detection.errors import FraudDetectionError
+import httpx
+
+from fraud_detection.config import Settings
+from fraud_detection.errors import ServerNotReadyError
+from fraud_detection.registry.local import RegisteredModel
+from fraud_detection.serving.model_store import save_to_bentoml
 
 SERVICE = "serving.service:FraudDetector"
-
-
-class ServerNotReadyError(FraudDetectionError):
-    """The service did not become ready in time (or exited while starting)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,32 @@ def serve(
         process = start(serve_command(model_tag, port, "127.0.0.1"), env, project_root, log)
     try:
         server = LocalServer(f"http://127.0.0.1:{port}", log_file, process)
-        _wait_ready(server, ready_timeout_s, wait_for)
+        wait_until_ready(server, ready_timeout_s, wait_for)
         yield server
     finally:
         stop(process)
+
+
+@contextmanager
+def serve_registered(
+    settings: Settings,
+    model: RegisteredModel,
+    log_file: Path,
+    *,
+    model_dir: Path | None = None,
+    ready_timeout_s: float = 90.0,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[LocalServer]:
+    """`serve` a registered model of the workspace: saved to its BentoML store (idempotent),
+    with its Feast repository, for as long as the `with` block."""
+    paths = settings.paths
+    with serve(
+        project_root=paths.root, bentoml_home=paths.bentoml_home,
+        model_tag=save_to_bentoml(model, paths.bentoml_home), feature_repo=paths.feature_repo,
+        log_file=log_file, model_dir=model_dir, ready_timeout_s=ready_timeout_s,
+        extra_env=extra_env,
+    ) as server:  # fmt: skip
+        yield server
 
 
 def serve_command(model_tag: str, port: int, host: str | None = None) -> list[str]:
@@ -134,7 +157,12 @@ def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
         stop(process)
 
 
-def _wait_ready(server: LocalServer, timeout_s: float, path: str) -> None:
+def wait_until_ready(server: LocalServer, timeout_s: float, path: str = "/readyz") -> None:
+    """Poll `path` until it answers 200.
+
+    Raises:
+        ServerNotReadyError: with the tail of the server log, if it exits or times out first.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -143,10 +171,9 @@ def _wait_ready(server: LocalServer, timeout_s: float, path: str) -> None:
                 f"starting:\n{_tail(server.log_file)}"
             )
         try:
-            with urllib.request.urlopen(f"{server.url}{path}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if httpx.get(f"{server.url}{path}", timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
             pass
         time.sleep(0.5)
     raise ServerNotReadyError(

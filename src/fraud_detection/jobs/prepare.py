@@ -1,4 +1,5 @@
-"""The embedded loop's stages, each safe to re-run and skipped when its inputs did not change.
+"""The first two stages of the embedded loop, jobs of their own (`fraud-detection generate`,
+`fraud-detection features`): each safe to re-run and skipped when its inputs did not change.
 
 Every stage records a small stamp (what it was built from) next to its output; a stage whose
 stamp matches its current inputs reports "unchanged" instead of redoing the work.
