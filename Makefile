@@ -4,15 +4,23 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+# The project's names (project.env's KEY=value lines). Not `include project.env`: each is only a
+# default, so that one set in the environment wins (APP_NAMESPACE=x make deploy), as in lib.sh.
+$(foreach pair,$(shell grep -E '^[A-Z_]+=' project.env),\
+  $(eval $(word 1,$(subst =, ,$(pair))) ?= $(word 2,$(subst =, ,$(pair)))))
+
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-CLI := $(BIN)/fraud-detection
+CLI := $(BIN)/$(PROJECT_SLUG)
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
         tools test test-slow lint format bench bench-serving bench-monitoring bench-load monitor lock clean \
-        kind-up kind-down images deploy e2e cluster-logs promote rollback verify-cluster
+        cluster-logs promote rollback
+# >>> kind
+.PHONY: kind-up kind-down images deploy e2e verify-cluster
+# <<< kind
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,9 +65,11 @@ tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, h
 test: tools $(INSTALLED) lint ## Install the test tools, lint, type-check, run the tests (slow ones excluded)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+# >>> kind
 # Also part of `make test` (pytest collects tests/cluster); this runs it alone.
 verify-cluster: $(INSTALLED) ## The cluster scripts end to end against recording stand-ins; the install checked whole
 	$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
+# <<< kind
 
 test-slow: tools $(INSTALLED) ## Run only the slow, opt-in tests (FRAUD_SOAK_SECONDS sets the soak)
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
@@ -89,6 +99,7 @@ bench-load: $(INSTALLED) ## Bounded load on the local service: throughput, p50/p
 monitor: $(INSTALLED) ## Check the prediction log for drift and quality loss (RETRAIN=1 to act)
 	$(CLI) monitor $(if $(RETRAIN),--retrain,)
 
+# >>> kind
 kind-up: $(INSTALLED) ## Create the kind cluster and install KServe, KFP, Redis, PostgreSQL (docs/kind.md)
 	scripts/kind-up.sh
 
@@ -103,6 +114,7 @@ deploy: $(INSTALLED) ## Seed the workspace, install the chart, run the pipeline 
 
 e2e: ## Traffic through the gateway, traffic split, one monitor run (logs on failure)
 	scripts/e2e.sh
+# <<< kind
 
 cluster-logs: ## Collect pods, events and logs into artifacts/cluster-logs/
 	scripts/cluster-logs.sh

@@ -2,7 +2,7 @@
 
 cookiecutter renders this file with Jinja before running it, which embeds the answers below. It
 has already created the (empty) project directory; on a non-zero exit it removes it again, so a
-refused answer leaves nothing behind.
+refused answer leaves nothing behind. template/answers.py does the work.
 """
 
 from __future__ import annotations
@@ -34,6 +34,6 @@ def template_dir(context: dict[str, Any]) -> Path:
 
 if __name__ == "__main__":
     sys.dont_write_bytecode = True
-    sys.path.insert(0, str(template_dir(CONTEXT)))
-    generator = importlib.import_module("project_generator")
-    sys.exit(generator.pre_generate(CONTEXT))
+    templates = template_dir(CONTEXT)
+    sys.path.insert(0, str(templates))
+    sys.exit(importlib.import_module("answers").pre_generate(CONTEXT))

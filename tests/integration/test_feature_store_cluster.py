@@ -75,6 +75,7 @@ def test_cluster_profile_serves_the_local_profiles_features(
     assert found.drop(columns=["customer_id"]).notna().all().all()
 
 
+# >>> redis
 def test_definitions_live_in_postgres_and_features_in_redis(
     servers: tuple[Store, Store], cluster_store: object
 ) -> None:
@@ -92,6 +93,7 @@ def test_definitions_live_in_postgres_and_features_in_redis(
     assert views is not None and views[0] >= 2
     client = redis.Redis(host="127.0.0.1", port=redis_store.port, password=redis_store.password)
     assert int(client.dbsize()) > 0  # type: ignore[arg-type]
+    # <<< redis
 
 
 def test_wrong_password_is_a_clear_error(

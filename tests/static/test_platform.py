@@ -225,11 +225,13 @@ def test_feast_clients_are_the_pods_the_store_policies_admit() -> None:
     materialize = _by(docs, "CronJob", "fraud-detection-materialize")
     pod_labels = materialize["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert pod_labels["fraud-detection.io/feast-client"] == "true"
+    # >>> redis
     server = _by(docs, "Deployment", "fraud-detection-feature-server")["spec"]["template"]
     assert server["metadata"]["labels"]["fraud-detection.io/feast-client"] == "true"
     command = server["spec"]["containers"][0]["command"]
     assert command[:5] == ["feast", "-c", "/app/feature_repo", "-f",
                            "/app/feature_repo/feature_store.cluster.yaml"]  # fmt: skip
+    # <<< redis
 
 
 def test_release_namespace_is_default_deny() -> None:
