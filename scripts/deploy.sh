@@ -59,7 +59,7 @@ retry 15 2 curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${KFP_LOCAL_POR
 # the same version and the canary compares production with itself. The seed does not do it:
 # with early stopping off and fewer rows than its binning subsample, the classifier draws no
 # random numbers, so another seed changes only the pickled parameter, not one tree
-# (tests/unit/test_deploy_challenger.py). Fewer boosting rounds change the trees.
+# (tests/unit/rollout/test_deploy_challenger.py). Fewer boosting rounds change the trees.
 # One key of the training settings section; the rest come from this machine's settings.
 CHALLENGER_PARAMS=(--param 'training_settings={"max_iter": 200}')
 rollout_params=()

@@ -77,7 +77,7 @@ OPTIONS: dict[str, Option] = {
             "tests/static/test_cluster_scripts.py",
             "tests/static/test_kind_up.py",
             # The challenger's parameters are scripts/deploy.sh's.
-            "tests/unit/test_deploy_challenger.py",
+            "tests/unit/rollout/test_deploy_challenger.py",
         ),
     ),
     # cluster_online_store: the cluster Feast profile's online store.

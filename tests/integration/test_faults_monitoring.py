@@ -1,7 +1,7 @@
 """Fault injection in monitoring: a prediction log with corrupt and torn records.
 
-The reader's count of skipped records is proved in tests/unit/test_monitoring.py; this proves
-the whole job judges the sound records anyway and reports the count in every output.
+The reader's count of skipped records is proved in tests/unit/monitoring/test_monitoring.py;
+this proves the whole job judges the sound records anyway and reports the count in every output.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ KIND_PATHS = (
     "tests/static/test_platform.py",
     "tests/static/test_cluster_scripts.py",
     "tests/static/test_kind_up.py",
-    "tests/unit/test_deploy_challenger.py",
+    "tests/unit/rollout/test_deploy_challenger.py",
 )
 TEMPLATE_ONLY = ("template", "docs/template.md", "tests/template")
 IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")

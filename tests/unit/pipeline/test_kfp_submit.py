@@ -15,7 +15,7 @@ from fraud_detection.errors import PipelineRunError
 from fraud_detection.kfp_submit import package_version, run_arguments, upload_and_run
 from fraud_detection.pipeline.parameters import SECTIONS
 
-COMPILED = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "training_pipeline.yaml"
+COMPILED = Path(__file__).resolve().parents[3] / "pipelines" / "compiled" / "training_pipeline.yaml"
 
 
 class FakeKfp:

@@ -29,7 +29,7 @@ from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import cluster_job, kserve, traffic
 from fraud_detection.rollout.analysis import Measurements
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
 FAST = '{"ready_timeout_s": 0.05, "min_requests": 5, "requests": 10, "probe_rows": 20}'
 

@@ -27,7 +27,7 @@ from fraud_detection.features.aggregates import (
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.training.model import FraudModel, fit
 
-DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "deploy.sh"
+DEPLOY = Path(__file__).resolve().parents[3] / "scripts" / "deploy.sh"
 LOOKED_UP = (*STATS_FEATURES, *PROFILE_FEATURES)
 # The first model: what workspace-init trains (the defaults), on a smaller split for speed.
 FIRST = TrainingSettings(holdout_days=6, validation_days=3)
