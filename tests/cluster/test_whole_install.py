@@ -9,8 +9,10 @@ The recording is made once per session and shared with test_checks_bite.py.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
+import yaml
 from checks import CHECKS
 from doc_commands import DocCommand, doc_commands
 from images_check import built, loaded
@@ -18,6 +20,10 @@ from install_record import Install, read_install
 from known_defects import KNOWN, Known
 from ports_check import kind_mappings, script_forwards
 from recorder import recorded
+
+from fraud_detection.identity import Identity
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @functools.cache
@@ -65,9 +71,14 @@ def test_the_recording_holds_the_whole_install() -> None:
         "no rollout Job rendered from the chart"
     )
     assert kind_mappings(found) and script_forwards(found)
-    assert {"fraud-detection-pipeline:0.1.0", "fraud-detection-serving:0.1.0"} <= built(
-        found
-    ) & loaded(found)
+    identity = Identity()
+    chart = REPO_ROOT / "charts" / identity.chart_name / "Chart.yaml"
+    version = yaml.safe_load(chart.read_text())["appVersion"]
+    own = {
+        identity.image(identity.pipeline_image, version),
+        identity.image(identity.serving_image, version),
+    }
+    assert own <= built(found) & loaded(found)
     assert any(c.words[:2] == ["kubectl", "port-forward"] for c in documented())
 
 
