@@ -120,7 +120,7 @@ def canary_stage(
         report(Notice("the gate refused the challenger: no canary needed"))
         return None
     version = run.registered_version()
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
+    production = training.production
     done = previous_rollout(settings, version)
     if done is not None and not force:
         outcome = CanaryOutcome.from_record(done)

@@ -21,7 +21,6 @@ from fraud_detection.jobs.events import (
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
 from fraud_detection.jobs.train import train
 from fraud_detection.monitoring.job import MonitorResult
-from fraud_detection.registry import ModelRegistry
 from fraud_detection.retraining.launchers import cluster_run_arguments, kfp_launcher, local_launcher
 from fraud_detection.retraining.trigger import RetrainingTrigger, Window
 from fraud_detection.rollout.embedded import run_canary
@@ -54,12 +53,12 @@ def retrain(settings: Settings, drift: DriftSpec, report: Report = discard) -> R
     report("regenerating the history as the world now looks")
     prepare_data(settings, drift)
     prepare_features(settings, progress=report)
-    run = train(settings, report=report).run
+    trained = train(settings, report=report)
+    run, production = trained.run, trained.production
     if not run.decision["passed"]:
         report("the gate refused the retrained model; production is unchanged")
         return RetrainOutcome(gate=False, decision=run.decision_file)
     version = run.registered_version()
-    production = ModelRegistry(settings.paths.registry, settings.model_name).production()
     if production is None or production.version == version:
         return RetrainOutcome(True, run.decision_file, version, promoted=production is not None)
     canary = CanaryOutcome.of(run_canary(settings, version, report=report))
