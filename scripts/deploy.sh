@@ -32,7 +32,23 @@ require_cluster
 step "workspace-init Job (data, features, first model; up to 20 min)"
 # A Job object goes at once (its pods are removed in the background): a minute is plenty.
 kubectl delete job -n "$APP_NAMESPACE" workspace-init --ignore-not-found --wait --timeout=60s
-kubectl apply -f "${ROOT}/k8s/jobs/workspace-init.yaml"
+# The Job names the pipeline image as make images tagged it, under project.env's registry
+# prefix: kustomize renders k8s/jobs from a scratch kustomization beside it (kustomize takes
+# only relative paths to other kustomizations).
+jobs_render="$(mktemp -d "${ROOT}/k8s/.render.XXXXXX")"
+trap 'rc=$?; rm -rf "$jobs_render"; report_failed_step "$rc"' EXIT
+cat >"${jobs_render}/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../jobs
+images:
+  - name: ${PIPELINE_IMAGE}
+    newName: ${PIPELINE_REPOSITORY}
+YAML
+kubectl kustomize "$jobs_render" | kubectl apply -f -
+rm -rf "$jobs_render"
+trap report_failed_step EXIT
 # A few minutes on the lite profile (generate, features, Feast apply and materialize, train).
 if ! wait_job "$APP_NAMESPACE" workspace-init 1200; then
   kubectl logs -n "$APP_NAMESPACE" job/workspace-init --tail=50 >&2 || true

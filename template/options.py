@@ -62,7 +62,7 @@ OPTIONS: dict[str, Option] = {
         (
             "k8s/kind/",
             "k8s/platform/",
-            "k8s/jobs/workspace-init.yaml",
+            "k8s/jobs/",
             "scripts/kind-up.sh",
             "scripts/kind-down.sh",
             "scripts/images.sh",

@@ -31,7 +31,9 @@ PLATFORM = REPO_ROOT / "k8s" / "platform"
 OVERLAYS = sorted(p.name for p in (PLATFORM / "overlays").iterdir() if p.is_dir())
 KUSTOMIZATIONS = sorted(p.parent for p in PLATFORM.rglob("kustomization.yaml"))
 VALUES_FILES = ["values.yaml", "values-kind.yaml", "ci/canary-values.yaml"]
-JOBS = sorted((REPO_ROOT / "k8s" / "jobs").glob("*.yaml"))
+JOBS = sorted(
+    p for p in (REPO_ROOT / "k8s" / "jobs").glob("*.yaml") if p.name != "kustomization.yaml"
+)
 DOCKERFILES = sorted((REPO_ROOT / "k8s" / "images").glob("*Dockerfile"))
 # Kinds kubernetes-validate checks (it passes any other kind with only a warning).
 CORE_KINDS = {

@@ -66,7 +66,7 @@ ANSWERS = {
 KIND_PATHS = (
     "k8s/kind",
     "k8s/platform",
-    "k8s/jobs/workspace-init.yaml",
+    "k8s/jobs",
     "scripts/kind-up.sh",
     "scripts/kind-down.sh",
     "scripts/images.sh",
