@@ -150,7 +150,9 @@ def _environment(work: Path, root: Path) -> dict[str, str]:
         "BASH_ENV": str(work / "bash_env.sh"),
         "REC_DIR": str(rec_dir),
         "REC_ROOT": str(root),
-        "REC_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
+        "REC_SITE_PACKAGES": os.pathsep.join(
+            [sysconfig.get_paths()["purelib"], *(p for p in sys.path if p.endswith("-packages"))]
+        ),
         "REC_FIXTURES": str(FIXTURES),
         "REC_REAL_HELM": pinned_tool("helm"),
         "REC_REAL_KUBECTL": pinned_tool("kubectl"),

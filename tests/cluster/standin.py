@@ -28,8 +28,9 @@ from kube_kinds import CLUSTER_SCOPED
 from mini_jsonpath import evaluate
 
 # Started with python -S (site's startup is most of a call's time, and e2e.sh makes hundreds):
-# the project's site-packages only for PyYAML, imported where needed.
-sys.path.append(os.environ["REC_SITE_PACKAGES"])
+# the project's site-packages only for PyYAML, imported where needed (every directory the test
+# process imports packages from: a generated project's may point at another's by a .pth file).
+sys.path.extend(os.environ["REC_SITE_PACKAGES"].split(os.pathsep))
 REC_DIR = Path(os.environ["REC_DIR"])
 FIXTURES = Path(os.environ["REC_FIXTURES"])
 STATE = REC_DIR / "state.json"
