@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fraud_detection.config import Settings
 from fraud_detection.errors import FraudDetectionError
-from fraud_detection.jobs.events import Event, MonitorVerdict, Retraining
+from fraud_detection.jobs.events import Event, MonitorVerdict, Notice, Retraining
 from fraud_detection.jobs.monitor import monitor
 from fraud_detection.jobs.retrain import OnCluster
 
@@ -43,6 +43,8 @@ def _log(event: Event) -> None:
     elif isinstance(event, Retraining):
         fired = event.trigger
         print(f"retraining: {fired.status} {fired.run_id or ''} {fired.detail}")
+    elif isinstance(event, Notice):  # e.g. metrics not pushed: the run goes on
+        print(f"note: {event.text}", file=sys.stderr)
 
 
 if __name__ == "__main__":

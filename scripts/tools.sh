@@ -3,12 +3,15 @@
 # this first; `make tools` alone does the same):
 #   - system packages, from Debian (or Ubuntu): redis-server and postgresql (the cluster Feast
 #     profile's tests start them on loopback), chromium (the report-rendering test), shellcheck,
-#     and npm where it is missing;
+#     npm where it is missing, and prometheus, prometheus-alertmanager and
+#     prometheus-pushgateway (the alert-rule tests, the alerting test, `make observe`), whose
+#     Debian services are stopped and disabled after the install;
 #   - into .tools/: helm, kubectl, actionlint and checkov, at the versions in k8s/versions.env.
 #
 #   scripts/tools.sh                install what is missing; print the bin directory on stdout
 #   scripts/tools.sh helm-kubectl   only helm and kubectl (what the cluster scripts need)
 #   scripts/tools.sh system         only the system packages
+#   scripts/tools.sh observe        only prometheus, its alertmanager and pushgateway
 #   BIN="$(scripts/tools.sh helm-kubectl)"   use it from scripts
 #
 # System packages are installed as root, or with `sudo -n` where that works without a password
@@ -152,7 +155,14 @@ SYSTEM_PACKAGES=(
   "chromium|chromium|brew install --cask chromium"
   "shellcheck|shellcheck|brew install shellcheck"
   "npm|npm|brew install node"
+  "promtool|prometheus|brew install prometheus"
+  "prometheus-alertmanager|prometheus-alertmanager|brew install alertmanager"
+  "prometheus-pushgateway|prometheus-pushgateway|brew install pushgateway"
 )
+# Debian starts these packages' services on install (unless a policy-rc.d forbids it, as in
+# many containers). The tests and `make observe` run their own on loopback with the project's
+# config: the packaged ones are stopped and disabled, and their ports checked free.
+DEBIAN_SERVICES=("prometheus|9090" "prometheus-alertmanager|9093" "prometheus-pushgateway|9091")
 
 # Debian's postgresql puts its server binaries outside PATH.
 postgres_present() {
@@ -180,8 +190,33 @@ system_command_present() {
   case "$1" in
     initdb) postgres_present ;;
     chromium) chromium_present ;;
+    # Homebrew names them without the prefix.
+    prometheus-*) command -v "$1" >/dev/null 2>&1 || command -v "${1#prometheus-}" >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
+}
+
+stop_debian_services() { # stop_debian_services PACKAGE...: those just installed
+  local entry name port package
+  for entry in "${DEBIAN_SERVICES[@]}"; do
+    IFS='|' read -r name port <<<"$entry"
+    for package in "$@"; do
+      [ "$package" = "$name" ] || continue
+      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now "$name" >&2 || true
+      fi
+      if command -v service >/dev/null 2>&1; then
+        as_root service "$name" stop >&2 || true
+      fi
+      if command -v update-rc.d >/dev/null 2>&1; then
+        as_root update-rc.d "$name" disable >&2 || true
+      fi
+      if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :${port}")" ]; then
+        die "something still listens on port ${port} after stopping ${name}: stop it (service ${name} stop)"
+      fi
+      log "${name}: the Debian service is stopped and disabled"
+    done
+  done
 }
 
 # Run a command as root: directly, or through sudo where it needs no password.
@@ -200,10 +235,13 @@ can_install_debian_packages() {
   [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
 }
 
-install_system_packages() {
+install_system_packages() { # install_system_packages [PACKAGE...]: all, or only those
   local entry command_name package brew missing_commands=() packages=() brews=()
   for entry in "${SYSTEM_PACKAGES[@]}"; do
     IFS='|' read -r command_name package brew <<<"$entry"
+    if [ "$#" -gt 0 ] && [[ " $* " != *" ${package} "* ]]; then
+      continue
+    fi
     if system_command_present "$command_name"; then
       log "${package} present"
     else
@@ -228,6 +266,7 @@ install_system_packages() {
   for command_name in "${missing_commands[@]}"; do
     system_command_present "$command_name" || die "${command_name} still missing after apt-get"
   done
+  stop_debian_services "${packages[@]}"
   log "installed ${packages[*]}"
 }
 
@@ -240,6 +279,7 @@ case "${1:-all}" in
     ;;
   helm-kubectl) install_helm_and_kubectl ;;
   system) install_system_packages ;;
-  *) die "unknown tool set $1: expected helm-kubectl, system, or nothing (all)" ;;
+  observe) install_system_packages prometheus prometheus-alertmanager prometheus-pushgateway ;;
+  *) die "unknown tool set $1: expected helm-kubectl, system, observe, or nothing (all)" ;;
 esac
 echo "$BIN_DIR"

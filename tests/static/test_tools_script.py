@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from toolbox import REPO_ROOT
 
-PACKAGES = ["redis-server", "postgresql", "chromium", "shellcheck", "npm"]
+PACKAGES = ["redis-server", "postgresql", "chromium", "shellcheck", "npm", "prometheus",
+            "prometheus-alertmanager", "prometheus-pushgateway"]  # fmt: skip
+# The packages whose Debian services the installer stops, with their ports.
+SERVICES = {"prometheus": 9090, "prometheus-alertmanager": 9093, "prometheus-pushgateway": 9091}
 # What the script itself runs, besides the package tools.
 BASICS = ["bash", "env", "mkdir", "ln", "dirname", "cat", "sed", "sha256sum", "cut", "grep",
           "chmod"]  # fmt: skip
@@ -62,7 +65,7 @@ def _package_manager(bin_dir: Path, calls: Path) -> None:
     """sudo -n that works, and an apt-get that records its calls and 'installs' each package
     as a command of the name the script looks for."""
     _stub(bin_dir, "sudo", '[ "$1" = -n ] && shift; "$@"')
-    commands = {"postgresql": "initdb"}
+    commands = {"postgresql": "initdb", "prometheus": "promtool"}
     installs = "\n".join(
         f'    {p}) printf "#!/bin/sh\\n" > "{bin_dir}/{commands.get(p, p)}"; '
         f'chmod +x "{bin_dir}/{commands.get(p, p)}" ;;'
@@ -123,3 +126,30 @@ def test_a_chrome_on_the_machine_serves_as_chromium(
     linked = checkout / ".tools" / "bin" / "chromium"
     assert linked.resolve() == (bin_dir / "google-chrome").resolve()
     assert "chromium" not in (tmp_path / "apt-calls").read_text()
+
+
+def test_the_debian_services_of_the_prometheus_packages_are_stopped_and_disabled(
+    checkout: Path, bin_dir: Path, tmp_path: Path
+) -> None:
+    calls = tmp_path / "service-calls"
+    _package_manager(bin_dir, tmp_path / "apt-calls")
+    for tool in ("service", "update-rc.d"):
+        _stub(bin_dir, tool, f'echo "{tool} $*" >> "{calls}"')
+    _stub(bin_dir, "ss", "true")  # nothing listens
+    result = _run(checkout, bin_dir)
+    assert result.returncode == 0, result.stderr
+    recorded = calls.read_text().splitlines()
+    for name in SERVICES:
+        assert f"service {name} stop" in recorded
+        assert f"update-rc.d {name} disable" in recorded
+    assert not any("redis" in line or "postgresql" in line for line in recorded)
+
+
+def test_a_port_still_taken_after_stopping_the_services_is_an_error(
+    checkout: Path, bin_dir: Path, tmp_path: Path
+) -> None:
+    _package_manager(bin_dir, tmp_path / "apt-calls")
+    _stub(bin_dir, "ss", '[ "$2" = "sport = :9093" ] && echo "LISTEN 0 4096 *:9093 *:*"; true')
+    result = _run(checkout, bin_dir)
+    assert result.returncode != 0
+    assert "still listens on port 9093 after stopping prometheus-alertmanager" in result.stderr

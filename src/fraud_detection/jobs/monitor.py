@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_detection.config import Settings
+from fraud_detection.errors import TriggerError
 from fraud_detection.jobs.events import MonitorVerdict, Report, Retraining, discard
+from fraud_detection.jobs.publish import publish_retraining, publish_verdict
 from fraud_detection.jobs.retrain import Embedded, OnCluster, start_retraining
 from fraud_detection.monitoring.job import MonitorResult, run_monitor
 
@@ -33,6 +35,13 @@ def monitor(
     """
     result = run_monitor(settings, log_dir=log_dir, labels_dir=labels_dir)
     report(MonitorVerdict(result))
+    publish_verdict(result, report)  # to the Pushgateway, if one is set; never fails the job
     if not result.verdict.retrain or retraining is None:
         return MonitorRun(result)
-    return MonitorRun(result, start_retraining(settings, result, retraining, report))
+    try:
+        started = start_retraining(settings, result, retraining, report)
+    except TriggerError:
+        publish_retraining(None, report)
+        raise
+    publish_retraining(started, report)
+    return MonitorRun(result, started)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from fraud_detection.config import Settings
+from fraud_detection.monitoring.control_limits import control_metrics
 from fraud_detection.monitoring.log_reader import read_labels, read_window
 from fraud_detection.monitoring.reports import PREDICTION, drift_report, quality_report
 from fraud_detection.monitoring.verdict import Verdict, decide
@@ -64,7 +65,10 @@ def run_monitor(
         "model_version": production.version, "drift": drift, "quality": quality,
     }  # fmt: skip
     (out_dir / "verdict.json").write_text(json.dumps(record, indent=2, default=str))
-    (out_dir / "metrics.prom").write_text(prometheus(verdict, drift))
+    metrics = prometheus(verdict, drift)
+    if drift is not None:  # a window large enough to judge: its decisions against the limits
+        metrics += control_metrics(window.frame[PREDICTION], reference[PREDICTION], model.threshold)
+    (out_dir / "metrics.prom").write_text(metrics)
     return MonitorResult(verdict, (start, end), production.version, out_dir, drift, quality)
 
 
