@@ -47,6 +47,43 @@ class DataSettings(_Section):
         return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+class IngestSettings(_Section):
+    """Distribution checks of incoming transactions against production's reference snapshot
+    (`fraud_detection.data.distribution`): what the type-and-range contract cannot see. A share
+    fails only when it moves past its bound and past `noise_z` standard errors of sampling noise,
+    so a small reference or a small batch cannot raise a false alarm."""
+
+    min_spread_ratio: float = Field(
+        default=0.1, gt=0, lt=1,
+        description="A numeric column is constant when its standard deviation falls below this "
+        "fraction of the reference's.",
+    )  # fmt: skip
+    max_top_share: float = Field(
+        default=0.99, gt=0, le=1,
+        description="A categorical column is constant when one value holds more than this share "
+        "of the rows (and held less in the reference).",
+    )  # fmt: skip
+    min_category_share_ratio: float = Field(
+        default=0.1, gt=0, lt=1,
+        description="A category has vanished when its share falls below this fraction of its "
+        "reference share.",
+    )  # fmt: skip
+    min_label_rate_ratio: float = Field(
+        default=0.5, gt=0, lt=1,
+        description="The fraud rate has collapsed when it falls below this fraction of the "
+        "reference's.",
+    )  # fmt: skip
+    max_null_share_increase: float = Field(
+        default=0.005, gt=0, le=1,
+        description="How far a column's share of nulls may rise above the reference's.",
+    )  # fmt: skip
+    noise_z: float = Field(
+        default=3.0, ge=0,
+        description="Standard errors of binomial noise (of the incoming rows and the reference's "
+        "together) a share may move before its check fails.",
+    )  # fmt: skip
+
+
 class TrainingSettings(_Section):
     """Model fitting and the time-based holdout."""
 
@@ -70,6 +107,11 @@ class GateSettings(_Section):
     max_regression: float = Field(
         default=0.02, ge=0, le=1, description="How much worse than production a candidate may be."
     )
+    false_alarm_cost: float = Field(
+        default=5.0, ge=0,
+        description="What reviewing one false alarm costs, in the amounts' currency; a missed "
+        "fraud costs its amount. Drawn in the evaluation report's cost curve, not gated.",
+    )  # fmt: skip
 
 
 class RolloutSettings(_Section):
@@ -118,6 +160,7 @@ class Settings(BaseSettings):
     workspace: Path = Field(default=Path(), description="Project root holding data/ etc.")
     identity: Identity = Field(default_factory=lambda: Identity())
     data: DataSettings = DataSettings()
+    ingest: IngestSettings = IngestSettings()
     training: TrainingSettings = TrainingSettings()
     gate: GateSettings = GateSettings()
     rollout: RolloutSettings = RolloutSettings()

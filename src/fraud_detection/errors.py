@@ -26,12 +26,31 @@ class DataContractError(FraudDetectionError):
         super().__init__(f"{source} violates the transaction data contract:\n{lines}")
 
 
+class DataDistributionError(FraudDetectionError):
+    """Data passes the contract row by row but departs from production's reference snapshot (a
+    column turned constant, a category vanished, the label rate collapsed, nulls jumped);
+    `problems` names each: column, check, observed and reference values. Raised at ingestion,
+    so nothing is trained on it."""
+
+    def __init__(self, source: str, reference: str, problems: list[str]) -> None:
+        self.source = source
+        self.reference = reference
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source} departs from the reference of {reference}:\n{lines}")
+
+
 class FeatureRepoError(FraudDetectionError):
     """The Feast feature repository is inconsistent with its data, or not applied yet."""
 
 
 class TrainingError(FraudDetectionError):
     """The training set cannot produce a meaningful model (for example, one class only)."""
+
+
+class EvaluationReportError(FraudDetectionError):
+    """The candidate's evaluation report cannot be built or written: the evaluate step fails,
+    so the gate never judges a candidate whose report is missing or half-written."""
 
 
 class RegistryError(FraudDetectionError):

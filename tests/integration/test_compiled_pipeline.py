@@ -28,8 +28,9 @@ RUN_PARAMETERS = {"workspace", "data_fingerprint", "features_fingerprint", "git_
                   "rollout", "isvc_name", "namespace", "model_storage_prefix"}  # fmt: skip
 # The steps that read each section.
 READERS = {
-    "identity": {"build-training-set", "validation-gate", "register-model", "package-model",
-                 "rollout-canary"},
+    "identity": {"ingest-data", "build-training-set", "evaluate-model", "validation-gate",
+                 "register-model", "package-model", "rollout-canary"},
+    "ingest_settings": {"ingest-data"},
     "training_settings": {"train-model", "evaluate-model", "validation-gate", "register-model",
                           "rollout-canary"},
     "gate_settings": {"train-model", "evaluate-model", "validation-gate", "rollout-canary"},

@@ -38,7 +38,9 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     assert card["features"][:4] == ["amount", "merchant_category", "distance_from_home_km",
                                     "card_present"]  # fmt: skip
     assert card["lineage"]["data_fingerprint"]
-    assert {"model.joblib", "model_card.json", "reference.parquet"} <= set(card["files"])
+    assert {"model.joblib", "model_card.json", "reference.parquet",
+            "evaluation_report.html"} <= set(card["files"])  # fmt: skip
+    assert first.evaluation_report(registry) == production.path / "evaluation_report.html"
     reference = pd.read_parquet(production.path / "reference.parquet")
     assert {"prediction", "is_fraud", "txn_count_1h"} <= set(reference.columns)
     # The package step saved the model to BentoML and built a Bento of the same version.
@@ -57,6 +59,8 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     assert not weak.decision["passed"]
     assert weak.decision["champion_version"] == production.version
     assert any("champion" in reason for reason in weak.decision["reasons"])
+    # The refused candidate's report, the evaluate step's HTML artifact, draws production too.
+    assert f"production {production.version}" in weak.evaluation_report(registry).read_text()
     assert registry.production() == production
     assert len(registry.versions()) == 1
     bentos = ready_workspace.paths.bentoml_home / "bentos" / "fraud-detector"

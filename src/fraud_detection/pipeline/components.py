@@ -4,13 +4,13 @@ Every component runs in the project's pipeline image, which has this package ins
 (`install_kfp_package=False`: kfp is in the image already). Locally, `kfp.local`'s
 SubprocessRunner runs the same functions in the current virtual environment.
 Imports sit inside each function because KFP ships only the function's source to the pod.
-Settings arrive as whole sections (`identity`, `training_settings`, `gate_settings`,
-`rollout_settings`: see `fraud_detection.pipeline.parameters`), paths as the `workspace` they
-derive from (`config.Paths`); each step takes only the sections it reads.
+Settings arrive as whole sections (`identity`, `ingest_settings`, `training_settings`,
+`gate_settings`, `rollout_settings`: see `fraud_detection.pipeline.parameters`), paths as the
+`workspace` they derive from (`config.Paths`); each step takes only the sections it reads.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from fraud_detection import __version__
 from fraud_detection.identity import Identity
@@ -31,11 +31,15 @@ PIPELINE_IMAGE = pipeline_image()
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def ingest_data(
     workspace: str,
+    identity: dict,  # type: ignore[type-arg]
+    ingest_settings: dict,  # type: ignore[type-arg]
     data_fingerprint: str,
     validated: Output[Dataset],
     stats: Output[Metrics],
 ) -> None:
-    """Validate raw transactions against the data contract (fails the run on any violation).
+    """Validate raw transactions against the data contract, and their distribution against
+    production's reference snapshot (fails the run on any violation or departure, naming each;
+    the distribution checks are skipped, with the reason logged, while there is no production).
 
     `data_fingerprint` is the content hash of the input file: it makes cached results follow
     the data, not just its path.
@@ -43,9 +47,20 @@ def ingest_data(
     from pathlib import Path
 
     from fraud_detection.config import Paths
+    from fraud_detection.pipeline import parameters
+    from fraud_detection.registry import ModelRegistry
     from fraud_detection.training import steps
 
-    summary = steps.ingest(Paths(Path(workspace)).transactions, Path(validated.path))
+    paths = Paths(Path(workspace))
+    summary = steps.ingest(
+        paths.transactions,
+        ModelRegistry(paths.registry, parameters.identity(identity).model_name),
+        parameters.ingest(ingest_settings),
+        Path(validated.path),
+    )
+    checked = summary["distribution"]
+    print(f"distribution checks: {checked['status']}: "
+          f"{checked.get('reason') or checked['reference']}")  # fmt: skip
     stats.log_metric("rows", summary["rows"])
     stats.log_metric("fraud_rate", summary["fraud_rate"])
     validated.metadata.update({**summary, "fingerprint": data_fingerprint})
@@ -105,24 +120,40 @@ def train_model(
 def evaluate_model(
     model: Input[Model],
     training_set: Input[Dataset],
+    workspace: str,
+    identity: dict,  # type: ignore[type-arg]
     training_settings: dict,  # type: ignore[type-arg]
     gate_settings: dict,  # type: ignore[type-arg]
     metrics: Output[Metrics],
     curves: Output[ClassificationMetrics],
+    report: Output[HTML],
     evaluation: Output[Artifact],
 ) -> None:
-    """Holdout metrics, as KFP Metrics/ClassificationMetrics and as JSON for the gate."""
+    """Holdout metrics, as KFP Metrics/ClassificationMetrics and as JSON for the gate, and the
+    HTML evaluation report (production's curves beside the candidate's) the KFP UI shows.
+
+    The report is written first and whole: if it cannot be built the step fails before the
+    gate's input exists, so the gate never runs without it.
+    """
     import json
     from pathlib import Path
 
+    from fraud_detection.config import Paths
     from fraud_detection.pipeline import parameters
+    from fraud_detection.registry import ModelRegistry
     from fraud_detection.training import steps
 
-    result = steps.evaluate_model(
+    training, gate = parameters.training(training_settings), parameters.gate(gate_settings)
+    steps.write_evaluation_report(
         Path(model.path),
         Path(training_set.path),
-        parameters.training(training_settings),
-        parameters.gate(gate_settings).target_fpr,
+        training,
+        gate,
+        ModelRegistry(Paths(Path(workspace)).registry, parameters.identity(identity).model_name),
+        Path(report.path),
+    )
+    result = steps.evaluate_model(
+        Path(model.path), Path(training_set.path), training, gate.target_fpr
     )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
@@ -173,6 +204,7 @@ def validation_gate(
 def register_model(
     model: Input[Model],
     evaluation: Input[Artifact],
+    report: Input[HTML],
     training_set: Input[Dataset],
     decision: Input[Artifact],
     workspace: str,
@@ -182,7 +214,8 @@ def register_model(
     data_fingerprint: str,
     promote: bool,
 ) -> str:
-    """Register the gated model with its model card; returns the registry version."""
+    """Register the gated model with its model card and evaluation report; returns the
+    registry version."""
     import json
     from pathlib import Path
 
@@ -203,9 +236,11 @@ def register_model(
         lineage={
             "git_sha": git_sha,
             "data_fingerprint": data_fingerprint,
+            "feature_service": parameters.identity(identity).feature_service,
             "model_metadata": dict(model.metadata),
         },
         promote=promote,
+        report_path=Path(report.path),
     )
     print(f"registered {model_name} version {result['version']} (promoted: {result['promoted']})")
     return str(result["version"])

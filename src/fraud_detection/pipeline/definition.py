@@ -54,6 +54,7 @@ def training_pipeline(
     # One JSON object per settings section (fraud_detection.pipeline.parameters): empty takes
     # the section's defaults from config.py where the step runs; keys given override them.
     identity: dict = {},  # type: ignore[type-arg]  # noqa: B006  (KFP accepts bare `dict` only)
+    ingest_settings: dict = {},  # type: ignore[type-arg]  # noqa: B006
     training_settings: dict = {},  # type: ignore[type-arg]  # noqa: B006
     gate_settings: dict = {},  # type: ignore[type-arg]  # noqa: B006
     rollout_settings: dict = {},  # type: ignore[type-arg]  # noqa: B006
@@ -67,13 +68,21 @@ def training_pipeline(
     model_storage_prefix: str = MODEL_STORAGE_PREFIX,
 ) -> Artifact:
     """`workspace` is `Settings.workspace` (every path derives from it); `identity`,
-    `training_settings`, `gate_settings` and `rollout_settings` are `Settings.identity`,
-    `.training`, `.gate` and `.rollout`, each validated by its model where the step runs, so
-    every setting in those sections reaches the cluster. `rollout="kserve"` adds the last
-    step: a canary of the new model on the InferenceService `isvc_name` in `namespace` (the
-    chart names it after the release), with `promote=False`, so that only the canary decides;
-    a promotion moves the registry's production pointer with the InferenceService."""
-    ingest = ingest_data(workspace=workspace, data_fingerprint=data_fingerprint)
+    `ingest_settings`, `training_settings`, `gate_settings` and `rollout_settings` are
+    `Settings.identity`, `.ingest`, `.training`, `.gate` and `.rollout`, each validated by its
+    model where the step runs, so every setting in those sections reaches the cluster.
+    `rollout="kserve"` adds the last step: a canary of the new model on the InferenceService
+    `isvc_name` in `namespace` (the chart names it after the release), with `promote=False`, so
+    that only the canary decides; a promotion moves the registry's production pointer with the
+    InferenceService."""
+    ingest = ingest_data(
+        workspace=workspace,
+        identity=identity,
+        ingest_settings=ingest_settings,
+        data_fingerprint=data_fingerprint,
+    )
+    # Its distribution checks compare with production's reference, which changes between runs.
+    ingest.set_caching_options(False)
     dataset = build_training_set(
         validated=ingest.outputs["validated"],
         workspace=workspace,
@@ -89,8 +98,12 @@ def training_pipeline(
     evaluate = evaluate_model(
         model=train.outputs["model"],
         training_set=dataset.outputs["training_set"],
+        workspace=workspace,
+        identity=identity,
         **sections,
     )
+    # Its report draws production's curves, and production changes between runs.
+    evaluate.set_caching_options(False)
     gate = validation_gate(
         evaluation=evaluate.outputs["evaluation"],
         training_set=dataset.outputs["training_set"],
@@ -98,12 +111,14 @@ def training_pipeline(
         identity=identity,
         **sections,
     )
-    # The registry is mutable state: these two must always run, never come from the cache.
+    # The registry is mutable state: the steps that read it must always run, never come from
+    # the cache.
     gate.set_caching_options(False)
     with dsl.If(gate.outputs["Output"] == True):  # noqa: E712  (KFP condition syntax)
         register = register_model(
             model=train.outputs["model"],
             evaluation=evaluate.outputs["evaluation"],
+            report=evaluate.outputs["report"],
             training_set=dataset.outputs["training_set"],
             decision=gate.outputs["decision"],
             workspace=workspace,

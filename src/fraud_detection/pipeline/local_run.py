@@ -24,6 +24,7 @@ from fraud_detection.errors import FraudDetectionError
 from fraud_detection.pipeline import parameters
 from fraud_detection.pipeline.definition import training_pipeline
 from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry.local import REPORT_FILE
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TASK_DONE = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
@@ -54,6 +55,15 @@ class LocalRun:
         except (OSError, KeyError, json.JSONDecodeError) as exc:
             raise FraudDetectionError(f"this run registered no model ({output})") from exc
         return str(values["Output"])
+
+    def evaluation_report(self, registry: ModelRegistry) -> Path:
+        """The candidate's HTML evaluation report: its registered copy, beside the model card,
+        when the gate passed it; otherwise what the evaluate step wrote."""
+        if self.decision.get("passed"):
+            registered = registry.get(self.registered_version()).path / REPORT_FILE
+            if registered.exists():  # a version registered before reports were kept has none
+                return registered
+        return self.decision_file.parents[1] / "evaluate-model" / "report"
 
 
 class _ProgressLog(io.TextIOBase):

@@ -2,6 +2,7 @@
 each step runs.
 
     identity           Settings.identity   Identity          the model and feature service names
+    ingest_settings    Settings.ingest     IngestSettings    the distribution checks at ingestion
     training_settings  Settings.training   TrainingSettings  split and hyperparameters
     gate_settings      Settings.gate       GateSettings      the FPR budget and the gate's floors
     rollout_settings   Settings.rollout    RolloutSettings   the canary on the cluster
@@ -13,7 +14,7 @@ reads the section without a change to the pipeline's signature. Beside them, `wo
 
 One parameter per section rather than one `settings` object of everything: the KFP UI shows each
 section on a line of its own, and each step takes only the sections it reads, so its cache key
-changes with those alone (a rollout setting does not re-run ingest or training). `data` and
+changes with those alone (a rollout setting does not re-run training). `data` and
 `monitor` are no parameters: no step reads them.
 
 The compiled defaults are empty objects: a key left out takes the model's default where the step
@@ -33,13 +34,20 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fraud_detection.config import GateSettings, RolloutSettings, Settings, TrainingSettings
+from fraud_detection.config import (
+    GateSettings,
+    IngestSettings,
+    RolloutSettings,
+    Settings,
+    TrainingSettings,
+)
 from fraud_detection.errors import PackagingError, PipelineParameterError
 from fraud_detection.identity import Identity
 
 # Each settings parameter of the pipeline, and the field of `Settings` it carries.
 SECTIONS: dict[str, str] = {
     "identity": "identity",
+    "ingest_settings": "ingest",
     "training_settings": "training",
     "gate_settings": "gate",
     "rollout_settings": "rollout",
@@ -87,6 +95,10 @@ def parse(model: type[_Section], value: Mapping[str, Any] | str, parameter: str)
 def identity(value: Mapping[str, Any] | str) -> Identity:
     """`identity`: names it omits come from the project.env beside the running package."""
     return parse(Identity, value, "identity")
+
+
+def ingest(value: Mapping[str, Any] | str) -> IngestSettings:
+    return parse(IngestSettings, value, "ingest_settings")
 
 
 def training(value: Mapping[str, Any] | str) -> TrainingSettings:

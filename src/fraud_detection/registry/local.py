@@ -1,10 +1,10 @@
 """A file-system model registry (a local directory, or a volume shared by pipeline steps).
 
-Layout: `<root>/<model>/versions/<version>/{model.joblib, model_card.json, reference.parquet}`
-and `<root>/<model>/production.json`. A version is the first 12 hex digits of the model file's
-SHA-256, so registering the same model twice is a no-op. Every write is staged in a temporary
-directory and renamed into place: a killed step never leaves a half-registered version, and the
-production pointer is replaced atomically.
+Layout: `<root>/<model>/versions/<version>/{model.joblib, model_card.json, reference.parquet,
+evaluation_report.html}` and `<root>/<model>/production.json`. A version is the first 12 hex
+digits of the model file's SHA-256, so registering the same model twice is a no-op. Every write
+is staged in a temporary directory and renamed into place: a killed step never leaves a
+half-registered version, and the production pointer is replaced atomically.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from fraud_detection.training.model import FraudModel
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
+# The evaluation report of the version on its holdout, beside its card (training.report).
+REPORT_FILE = "evaluation_report.html"
 
 
 @dataclass(frozen=True)

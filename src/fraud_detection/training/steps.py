@@ -13,30 +13,67 @@ from typing import Any
 
 import pandas as pd
 
-from fraud_detection.config import GateSettings, TrainingSettings
+from fraud_detection.config import GateSettings, IngestSettings, TrainingSettings
+from fraud_detection.data import distribution
 from fraud_detection.data.contract import LABEL
 from fraud_detection.data.io import load_transactions, read_parquet, write_parquet
 from fraud_detection.errors import TrainingError
-from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry import ModelRegistry, RegisteredModel
+from fraud_detection.registry.local import REPORT_FILE
 from fraud_detection.training.evaluate import Evaluation, evaluate, threshold_at_fpr
 from fraud_detection.training.gate import GateDecision, decide
 from fraud_detection.training.model import FraudModel, fit
+from fraud_detection.training.report import ReportInputs, write_report
+from fraud_detection.training.report_figures import Scored
 from fraud_detection.training.split import require_both_classes, time_split
 
 REFERENCE_ROWS = 20_000  # rows of the holdout kept with the model as the monitoring reference
+REFERENCE_FILE = "reference.parquet"  # beside each version's model card
 
 
-def ingest(transactions_path: Path, out_path: Path) -> dict[str, Any]:
-    """Validate raw transactions against the contract and keep the validated copy."""
+def ingest(
+    transactions_path: Path, registry: ModelRegistry, checks: IngestSettings, out_path: Path
+) -> dict[str, Any]:
+    """Validate raw transactions against the contract, then their distribution against
+    production's reference snapshot (`data.distribution`), and keep the validated copy.
+
+    Raises:
+        DataContractError: values break the contract.
+        DataDistributionError: the distribution departs from production's reference (a constant
+            column, a vanished category, a collapsed label rate, a jump in nulls); nothing is
+            written, so nothing downstream runs on it.
+    """
     frame = load_transactions(transactions_path)
     require_both_classes(frame, f"{transactions_path}")
+    checked = _check_distribution(frame, registry, checks, str(transactions_path))
     write_parquet(frame, out_path)
     return {
         "rows": len(frame),
         "fraud_rate": float(frame[LABEL].mean()),
         "window_start": str(frame["event_timestamp"].min()),
         "window_end": str(frame["event_timestamp"].max()),
+        "distribution": checked,
     }
+
+
+def _check_distribution(
+    frame: pd.DataFrame, registry: ModelRegistry, checks: IngestSettings, source: str
+) -> dict[str, Any]:
+    """The distribution checks' summary; skipped, with the reason, when nothing is there to
+    compare with."""
+    production = registry.production()
+    if production is None:
+        reason = f"no production model of {registry.name} yet, so no reference to compare with"
+        return {"status": "skipped", "reason": reason}
+    reference_file = production.path / REFERENCE_FILE
+    reference = read_parquet(reference_file) if reference_file.exists() else None
+    if reference is None or reference.empty:
+        reason = f"production {production.version} keeps no reference rows ({REFERENCE_FILE})"
+        return {"status": "skipped", "reason": reason}
+    name = f"production {registry.name} {production.version}"
+    comparison = distribution.compare(frame, reference, checks, name)
+    comparison.raise_for_problems(source)
+    return comparison.summary()
 
 
 def build_training_set(
@@ -101,6 +138,39 @@ def gate(
     if champion is None:
         return decide(candidate, thresholds)
     holdout = _holdout(training_set_path, params)
+    scored = _champion_scored(champion, holdout)
+    champion_eval = evaluate(
+        holdout[LABEL].to_numpy(), scored.scores, scored.threshold, thresholds.target_fpr
+    )
+    return decide(candidate, thresholds, champion_eval.metrics(), champion.version)
+
+
+def write_evaluation_report(
+    model_path: Path, training_set_path: Path, params: TrainingSettings,
+    thresholds: GateSettings, registry: ModelRegistry, out_path: Path,
+) -> Path:  # fmt: skip
+    """The candidate's HTML evaluation report on the holdout, production's curves beside it.
+
+    Raises:
+        EvaluationReportError: if the report cannot be built or written (nothing is written).
+        TrainingError: if production cannot score this holdout (the gate would refuse too).
+    """
+    model = FraudModel.load(model_path)
+    holdout = _holdout(training_set_path, params)
+    champion = registry.production()
+    inputs = ReportInputs(
+        y_true=holdout[LABEL].to_numpy(),
+        amounts=holdout["amount"].to_numpy(dtype=float),
+        candidate=Scored("candidate", model.score(holdout), model.threshold),
+        champion=None if champion is None else _champion_scored(champion, holdout),
+        target_fpr=thresholds.target_fpr,
+        false_alarm_cost=thresholds.false_alarm_cost,
+    )
+    return write_report(inputs, out_path, f"{registry.name}: evaluation of the candidate")
+
+
+def _champion_scored(champion: RegisteredModel, holdout: pd.DataFrame) -> Scored:
+    """Production's scores on the candidate's holdout (the champion/challenger comparison)."""
     champion_model = champion.load()
     missing = [c for c in champion_model.looked_up if c not in holdout.columns]
     if missing:
@@ -108,19 +178,18 @@ def gate(
             f"production model {champion.version} needs features {missing} that the training "
             "set lacks; it cannot be compared on this holdout (promote by hand if intended)"
         )
-    scores = champion_model.score(holdout)
-    champion_eval = evaluate(
-        holdout[LABEL].to_numpy(), scores, champion_model.threshold, thresholds.target_fpr
+    return Scored(
+        f"production {champion.version}", champion_model.score(holdout), champion_model.threshold
     )
-    return decide(candidate, thresholds, champion_eval.metrics(), champion.version)
 
 
 def register(
     model_path: Path, evaluation: dict[str, Any], decision: dict[str, Any],
     training_set_path: Path, params: TrainingSettings, registry: ModelRegistry,
-    lineage: dict[str, Any], promote: bool,
+    lineage: dict[str, Any], promote: bool, report_path: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Register a gated model with its model card and monitoring reference; optionally promote.
+    """Register a gated model with its model card, monitoring reference and evaluation report
+    (`report_path`, kept beside the card); optionally promote.
 
     Refuses a model whose gate decision did not pass, whatever the caller's wiring.
     """
@@ -135,12 +204,17 @@ def register(
         "threshold": model.threshold,
         "features": model.feature_columns,
         "feature_store_features": list(model.looked_up),
+        # Serving reads the features of this service, whatever service is current then.
+        "feature_service": str(lineage.get("feature_service", "")),
         "split": {"holdout_days": params.holdout_days, "validation_days": params.validation_days},
         "lineage": lineage,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        reference_path = write_parquet(reference, Path(tmp) / "reference.parquet")
-        registered = registry.register(model_path, card, {"reference.parquet": reference_path})
+        reference_path = write_parquet(reference, Path(tmp) / REFERENCE_FILE)
+        extra = {REFERENCE_FILE: reference_path}
+        if report_path is not None:
+            extra[REPORT_FILE] = report_path
+        registered = registry.register(model_path, card, extra)
     production = registry.production()
     promoted = False
     if promote and (production is None or production.version != registered.version):
