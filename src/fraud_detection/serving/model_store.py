@@ -5,6 +5,12 @@ speak of the same version by the same name. Its labels record where it came from
 metadata carries the model card's essentials; the Bento built for it bundles exactly that tag.
 Which version is *production* is the registry's production pointer (`registry.local`), whose
 history is the audit trail of promotions and rollbacks.
+
+The BentoML model also holds the model's compiled form (`serving.compiled`), converted and
+checked against scikit-learn when it is packaged. The registry does not: a version stays what
+training produced (its name is the model file's digest), independent of the serving runtime and
+its file format, and a server given a registry version (KServe's /mnt/models) converts and
+checks it when it starts, which costs well under a second.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 from fraud_detection.errors import RegistryError
 from fraud_detection.registry.local import CARD_FILE, MODEL_FILE, RegisteredModel
+from fraud_detection.serving.compiled import COMPILED_FILE, CompiledModel
+from fraud_detection.serving.parity import checked_conversion
 from fraud_detection.training.model import FraudModel
 
 
@@ -24,6 +32,7 @@ from fraud_detection.training.model import FraudModel
 class ServableModel:
     model: FraudModel
     card: dict[str, Any]
+    compiled: CompiledModel | None = None  # None: the pipeline has no compiled form
 
     @property
     def version(self) -> str:
@@ -36,7 +45,12 @@ def bentoml_tag(registered: RegisteredModel) -> str:
 
 def save_to_bentoml(registered: RegisteredModel, bentoml_home: Path) -> str:
     """Copy a registered version into the BentoML model store under `bentoml_home`
-    (idempotent); return its tag."""
+    (idempotent), with its compiled form; return its tag.
+
+    Raises:
+        PackagingError: if the compiled form does not score as the pipeline does; nothing is
+            added to the store.
+    """
     import bentoml
     from bentoml._internal.models.model import ModelStore
     from bentoml.exceptions import NotFound
@@ -50,6 +64,8 @@ def save_to_bentoml(registered: RegisteredModel, bentoml_home: Path) -> str:
         return tag
     except NotFound:
         pass
+    model = registered.load()
+    compiled = checked_conversion(model) if CompiledModel.compilable(model) else None
     card = registered.card
     with bentoml.models.create(
         tag,
@@ -64,15 +80,32 @@ def save_to_bentoml(registered: RegisteredModel, bentoml_home: Path) -> str:
     ) as stored:
         shutil.copyfile(registered.path / MODEL_FILE, stored.path_of(MODEL_FILE))
         shutil.copyfile(registered.path / CARD_FILE, stored.path_of(CARD_FILE))
+        if compiled is not None:
+            compiled.save(Path(stored.path_of(COMPILED_FILE)))
     return tag
 
 
 def load_servable(model_dir: Path) -> ServableModel:
-    """Load a model and its card from a directory holding `model.joblib` and `model_card.json`
-    (a BentoML model's path, a registry version, or KServe's /mnt/models)."""
+    """Load a model, its card and its compiled form from a directory holding `model.joblib`
+    and `model_card.json` (a BentoML model's path, a registry version, or KServe's /mnt/models).
+
+    A directory without the compiled file (a registry version) gets the model converted and
+    checked here.
+
+    Raises:
+        RegistryError: if a file is missing or unreadable.
+        PackagingError: if the conversion does not score as the pipeline does.
+    """
     card_path = model_dir / CARD_FILE
     try:
         card = json.loads(card_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise RegistryError(f"cannot read the model card {card_path}: {exc}") from exc
-    return ServableModel(FraudModel.load(model_dir / MODEL_FILE), card)
+    model = FraudModel.load(model_dir / MODEL_FILE)
+    if (model_dir / COMPILED_FILE).exists():
+        compiled: CompiledModel | None = CompiledModel.load(model_dir / COMPILED_FILE)
+    elif CompiledModel.compilable(model):
+        compiled = checked_conversion(model)
+    else:
+        compiled = None
+    return ServableModel(model, card, compiled)

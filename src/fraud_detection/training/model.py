@@ -6,8 +6,10 @@ serving needs nothing but this file to turn a request plus looked-up features in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -21,6 +23,7 @@ from fraud_detection.config import TrainingSettings
 from fraud_detection.data.contract import LABEL, MERCHANT_CATEGORIES
 from fraud_detection.errors import RegistryError
 from fraud_detection.features.derived import CATEGORICAL_FEATURES, model_columns, model_frame
+from fraud_detection.training.row_inputs import Row, RowEncoder, model_record
 
 
 @dataclass
@@ -30,6 +33,8 @@ class FraudModel:
     pipeline: Pipeline
     looked_up: tuple[str, ...]
     threshold: float = 0.5
+    # Built from the fitted pipeline on first use; never saved (see __getstate__).
+    _row_encoder: RowEncoder | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def feature_columns(self) -> list[str]:
@@ -46,6 +51,38 @@ class FraudModel:
     def score_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
         scores: np.ndarray = self.pipeline.predict_proba(inputs)[:, 1]
         return scores
+
+    @property
+    def encodes_rows(self) -> bool:
+        """Whether `encoded_inputs` can build this pipeline's matrix without pandas (true for
+        the pipelines `fit` makes)."""
+        return self._encoder() is not None
+
+    def input_records(self, rows: Sequence[Row]) -> list[dict[str, Any]]:
+        """`inputs(...)` for plain rows, as dicts with None where a value is missing."""
+        return [model_record(row, self.looked_up) for row in rows]
+
+    def encoded_inputs(self, rows: Sequence[Row]) -> np.ndarray:
+        """The classifier's float64 input matrix for plain rows, equal to
+        `pipeline[:-1].transform(inputs(DataFrame(rows)))` but without building a frame."""
+        encoder = self._encoder()
+        if encoder is None:
+            raise TypeError("the pipeline's first step is not an encoder `RowEncoder` can mirror")
+        return encoder.encode(self.input_records(rows))
+
+    def score_encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """Fraud probability for rows of the classifier's input matrix."""
+        scores: np.ndarray = self.pipeline[-1].predict_proba(matrix)[:, 1]
+        return scores
+
+    def _encoder(self) -> RowEncoder | None:
+        if self._row_encoder is None:
+            self._row_encoder = RowEncoder.of(self.pipeline)
+        return self._row_encoder
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The saved file stays what `fit` made: the same bytes, hence the same registry version.
+        return {k: v for k, v in self.__dict__.items() if k != "_row_encoder"}
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
