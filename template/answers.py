@@ -98,7 +98,7 @@ class Answers:
             "PIPELINE_IMAGE": f"{self.slug}-pipeline",
             "PIPELINE_NAME": f"{self.slug}-training",
             "FEAST_PROJECT": self.feast_project,
-            "FEATURE_SERVICE": f"{self.feast_project}_v1",
+            "FEATURE_SERVICE": f"{self.feast_project}_v2",
             "CHART_NAME": self.slug,
             "RELEASE_NAME": self.slug,
             "CLUSTER_NAME": self.slug,

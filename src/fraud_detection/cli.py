@@ -144,6 +144,16 @@ def _parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="build feature tables, apply, materialize")
     features.set_defaults(handler=_features)
 
+    card_events = commands.add_parser(
+        "card-events",
+        help="record the history's last 30 days in the card events beside an online store",
+    )
+    card_events.add_argument(
+        "--feature-store-yaml", type=Path, required=True,
+        help="the Feast config whose online store holds them (e.g. the cluster profile's)",
+    )  # fmt: skip
+    card_events.set_defaults(handler=_card_events)
+
     train = commands.add_parser("train", help="run the training pipeline locally (kfp.local)")
     train.add_argument("--force", action="store_true", help="run even if nothing changed")
     train.set_defaults(handler=_train)
@@ -221,6 +231,15 @@ def _features(settings: Settings, args: argparse.Namespace) -> int:
 
     _import_feast()
     result = prepare_features(settings, progress=_show)
+    _show(StageDone(result.name, result.skipped, result.details))
+    return 0
+
+
+def _card_events(settings: Settings, args: argparse.Namespace) -> int:
+    from fraud_detection.jobs.prepare import backfill_card_events
+
+    _import_feast()
+    result = backfill_card_events(settings, args.feature_store_yaml)
     _show(StageDone(result.name, result.skipped, result.details))
     return 0
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,14 @@ from fraud_detection.config import DataSettings, Settings
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
+SMALL_DATA = {"n_customers": 400, "days": 40}
+# The generated history ends on a fixed day, so that a commit trains the same models and reaches
+# the same decisions on any day. FRAUD_DATA__END picks another day (to check that the tests do
+# not depend on one); the demo alone ends its history today.
+DATA_END = date.fromisoformat(os.environ.get("FRAUD_DATA__END") or "2026-03-02")
+# The last day of the history: a customer's card has recent transactions then, for its velocity.
+GOOD_DAY = DATA_END - timedelta(days=1)
 # A valid transaction of a customer the generated data knows, for the HTTP tests.
 GOOD = {
     "transaction_id": "t-1",
@@ -23,14 +31,8 @@ GOOD = {
     "merchant_category": "grocery",
     "distance_from_home_km": 3.2,
     "card_present": True,
-    "event_timestamp": "2026-01-05T14:30:00+00:00",
+    "event_timestamp": f"{GOOD_DAY}T14:30:00+00:00",
 }
-# Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
-SMALL_DATA = {"n_customers": 400, "days": 40}
-# The generated history ends on a fixed day, so that a commit trains the same models and reaches
-# the same decisions on any day. FRAUD_DATA__END picks another day (to check that the tests do
-# not depend on one); the demo alone ends its history today.
-DATA_END = date.fromisoformat(os.environ.get("FRAUD_DATA__END") or "2026-03-02")
 
 
 def make_workspace(root: Path, **data: object) -> Settings:

@@ -13,8 +13,13 @@ from fraud_detection.data.io import load_transactions
 from fraud_detection.errors import FeatureRepoError
 from fraud_detection.features import store as feature_store
 from fraud_detection.features.aggregates import STATS_FEATURES
+from fraud_detection.features.velocity import VELOCITY_FEATURES, velocity_features
+from fraud_detection.serving.model_features import feature_service_of
 
 pytestmark = pytest.mark.integration
+
+# The batch aggregates' service (a model card naming none means it).
+V1_SERVICE = feature_service_of({})
 
 
 def test_training_frame_keeps_every_transaction_and_is_point_in_time(
@@ -23,7 +28,7 @@ def test_training_frame_keeps_every_transaction_and_is_point_in_time(
     paths = ready_workspace.paths
     transactions = load_transactions(paths.transactions)
     store = feature_store.open_store(paths.feature_repo)
-    frame = feature_store.training_frame(store, "fraud_features_v1", transactions)
+    frame = feature_store.training_frame(store, V1_SERVICE, transactions)
 
     assert len(frame) == len(transactions)
     assert set(frame["transaction_id"]) == set(transactions["transaction_id"])
@@ -46,7 +51,7 @@ def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) ->
         > first.loc[second["customer_id"], "event_timestamp"].to_numpy()
     ].head(20)
     store = feature_store.open_store(paths.feature_repo)
-    frame = feature_store.training_frame(store, "fraud_features_v1", sample)
+    frame = feature_store.training_frame(store, V1_SERVICE, sample)
 
     assert (frame["txn_count_30d"] == 1).all()
     expected = first.loc[frame["customer_id"], "amount"].to_numpy()
@@ -55,7 +60,7 @@ def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) ->
 
 def test_online_features_after_materialize(ready_workspace: Settings) -> None:
     store = feature_store.open_store(ready_workspace.paths.feature_repo)
-    online = feature_store.online_features(store, "fraud_features_v1", [1000, 10_000_000])
+    online = feature_store.online_features(store, V1_SERVICE, [1000, 10_000_000])
     known, unknown = online.iloc[0], online.iloc[1]
     assert known[list(STATS_FEATURES)].notna().any()
     assert pd.isna(unknown["credit_limit"])
@@ -63,8 +68,24 @@ def test_online_features_after_materialize(ready_workspace: Settings) -> None:
 
 def test_service_features_lists_the_views_features(ready_workspace: Settings) -> None:
     store = feature_store.open_store(ready_workspace.paths.feature_repo)
-    names = feature_store.service_features(store, "fraud_features_v1")
+    names = feature_store.service_features(store, V1_SERVICE)
     assert names == (*STATS_FEATURES, "account_age_days", "credit_limit")
+
+
+def test_the_current_service_joins_real_time_velocity_and_the_feast_profile(
+    ready_workspace: Settings,
+) -> None:
+    paths, service = ready_workspace.paths, ready_workspace.feature_service
+    store = feature_store.open_store(paths.feature_repo)
+    assert feature_store.service_features(store, service) == (
+        *VELOCITY_FEATURES, "account_age_days", "credit_limit",
+    )  # fmt: skip
+    transactions = load_transactions(paths.transactions)
+    frame = feature_store.training_frame(store, service, transactions)
+    expected = velocity_features(transactions).set_axis(transactions["transaction_id"])
+    found = frame.set_index("transaction_id").loc[expected.index, list(VELOCITY_FEATURES)]
+    assert found.equals(expected)  # the definition serving uses, on the whole history
+    assert frame["credit_limit"].notna().all()
 
 
 def test_feature_view_with_unknown_column_is_refused(
@@ -97,4 +118,4 @@ def test_unapplied_repo_says_to_run_features(new_workspace) -> None:  # type: ig
     settings = new_workspace()
     store = feature_store.open_store(settings.paths.feature_repo)
     with pytest.raises(FeatureRepoError, match="make features"):
-        feature_store.service_features(store, "fraud_features_v1")
+        feature_store.service_features(store, V1_SERVICE)

@@ -15,6 +15,9 @@ from stores import Store, postgres_server, redis_server
 
 from fraud_detection.config import Settings
 from fraud_detection.features import store as feature_store
+from fraud_detection.features.card_events import RedisCardEvents, event, open_card_events
+from fraud_detection.features.velocity import VELOCITY_FEATURES, micros, velocity_features
+from fraud_detection.jobs.prepare import backfill_card_events
 from fraud_detection.registry.local import ModelRegistry
 from fraud_detection.serving import local_server
 from fraud_detection.serving.model_store import save_to_bentoml
@@ -47,12 +50,14 @@ def cluster_env(servers: tuple[Store, Store]) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def cluster_store(trained_workspace: Settings, cluster_env: dict[str, str]) -> object:
-    """feast apply + materialize with the cluster profile, as the workspace-init Job does."""
+    """feast apply + materialize + the card events backfill with the cluster profile, as the
+    workspace-init Job does."""
     repo = trained_workspace.paths.feature_repo
     store = feature_store.apply(repo, repo / "feature_store.cluster.yaml")
     # As of the same instant as the local profile: the end of the generated history.
     end = trained_workspace.data.end_timestamp()
     feature_store.materialize_window(store, end)
+    backfill_card_events(trained_workspace, repo / "feature_store.cluster.yaml")
     return store
 
 
@@ -96,6 +101,29 @@ def test_definitions_live_in_postgres_and_features_in_redis(
     # <<< redis
 
 
+def test_the_cluster_card_events_give_the_offline_velocity(
+    trained_workspace: Settings, cluster_store: object
+) -> None:
+    import pandas as pd
+
+    events = open_card_events(cluster_store)
+    assert isinstance(events, RedisCardEvents)  # beside Feast's online store, in its Redis
+    history = pd.read_parquet(trained_workspace.paths.transactions)
+    end = trained_workspace.data.end_timestamp()
+    probes = pd.DataFrame(
+        {"transaction_id": [f"probe-{c}" for c in _customers(trained_workspace)],
+         "customer_id": _customers(trained_workspace), "amount": 10.0, "event_timestamp": end}
+    )  # fmt: skip
+    offline = velocity_features(pd.concat([history, probes], ignore_index=True)).tail(len(probes))
+    online = events.record_and_read(
+        [event(c, micros(end), 10.0, i) for i, c in zip(probes["transaction_id"],
+                                                          probes["customer_id"], strict=True)]
+    )  # fmt: skip
+    found = pd.DataFrame([v.values for v in online], columns=list(VELOCITY_FEATURES))
+    assert found.astype("float64").equals(offline.reset_index(drop=True))
+    assert (found["txn_count_30d"] > 0).all()
+
+
 def test_wrong_password_is_a_clear_error(
     trained_workspace: Settings,
     servers: tuple[Store, Store],
@@ -130,6 +158,7 @@ def test_model_server_scores_with_the_cluster_profile(
         body = json.dumps({"transactions": [{
             "transaction_id": "c-1", "customer_id": _customers(settings)[0], "amount": 42.0,
             "merchant_category": "grocery", "card_present": True,
+            "event_timestamp": settings.data.end_timestamp().isoformat(),
         }]}).encode()  # fmt: skip
         request = urllib.request.Request(
             f"{running.url}/score", body, {"Content-Type": "application/json"}

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import GOOD
+from conftest import GOOD, GOOD_DAY
 
 from fraud_detection.config import Settings
 from fraud_detection.registry import ModelRegistry
@@ -167,7 +167,9 @@ def test_every_scored_transaction_is_logged_with_the_features_used(
 def test_unknown_customer_is_served_with_missing_features_flagged(server: str) -> None:
     status, body = score(server, {**GOOD, "customer_id": 987_654_321})
     assert status == 200
-    assert set(body[0]["missing_features"]) >= {"txn_count_24h", "credit_limit"}
+    # No profile in Feast; no earlier transaction, so no 30-day mean (its counts are 0).
+    assert set(body[0]["missing_features"]) == {"account_age_days", "credit_limit",
+                                                 "amount_mean_30d"}  # fmt: skip
     assert body[0]["degraded"] is False
 
 
@@ -179,14 +181,17 @@ def test_scores_a_batch_in_request_order(server: str) -> None:
 
 
 def test_suspicious_transaction_scores_higher_than_a_habitual_one(server: str) -> None:
-    habitual = {**GOOD, "amount": 30.0, "event_timestamp": "2026-01-05T13:00:00+00:00"}
+    habitual = {**GOOD, "amount": 30.0, "event_timestamp": f"{GOOD_DAY}T13:00:00+00:00"}
     suspicious = {
         **GOOD, "amount": 2_400.0, "merchant_category": "electronics",
         "distance_from_home_km": 900.0, "card_present": False,
-        "event_timestamp": "2026-01-05T03:00:00+00:00",
+        "event_timestamp": f"{GOOD_DAY}T03:00:00+00:00",
     }  # fmt: skip
     _, body = score(server, habitual, suspicious)
     assert body[1]["fraud_probability"] > body[0]["fraud_probability"]
+    # A flagged answer names its three main reasons; one below the threshold names none.
+    assert body[1]["is_fraud"] and len(body[1]["reasons"]) == 3
+    assert all((r["reasons"] is None) == (not r["is_fraud"]) for r in body)
 
 
 def _without(field: str) -> dict[str, Any]:

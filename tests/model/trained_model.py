@@ -1,10 +1,11 @@
 """The model the behavioural tests judge: trained once per session, the project's way, on a
 small pinned history.
 
-The training set is built with the project's feature functions and the point-in-time join that
-Feast's historical retrieval performs (each transaction gets the features as of just before it),
-so no feature store is needed. `steps.train` fits the model and picks its threshold, and the
-tests get the model loaded back from its file, as serving loads it.
+The training set is built with the project's feature functions: each transaction's velocity over
+its card's earlier transactions, and the customer profile (a snapshot older than the history, so
+the point-in-time join Feast performs reduces to a plain join); no feature store is needed.
+`steps.train` fits the model and picks its threshold, and the tests get the model loaded back
+from its file, as serving loads it.
 
 A helper module rather than a conftest.py: mypy checks `tests/` without packages, where a
 second conftest.py would clash with tests/integration/conftest.py.
@@ -27,13 +28,8 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # s
 from fraud_detection.config import DataSettings, TrainingSettings
 from fraud_detection.data.generate import GeneratedData, generate
 from fraud_detection.data.io import write_parquet
-from fraud_detection.features.aggregates import (
-    PROFILE_FEATURES,
-    STATS_FEATURES,
-    as_of_just_before,
-    customer_profile,
-    customer_transaction_stats,
-)
+from fraud_detection.features.aggregates import PROFILE_FEATURES, customer_profile
+from fraud_detection.features.velocity import VELOCITY_FEATURES, velocity_features
 from fraud_detection.training import steps
 from fraud_detection.training.model import FraudModel
 from fraud_detection.training.split import Split, time_split
@@ -46,8 +42,8 @@ DATA = DataSettings(n_customers=400, days=40, end=DATA_END, seed=7)
 # The production hyperparameters; only the split and the seed are pinned here.
 PARAMS = TrainingSettings(holdout_days=10, validation_days=5, seed=7)
 TARGET_FPR = 0.01
-# The feature service's features, in its order (feature_repo/features.py: fraud_features_v1).
-LOOKED_UP = (*STATS_FEATURES, *PROFILE_FEATURES)
+# The feature service's features, in its order (feature_repo/features.py: fraud_features_v2).
+LOOKED_UP = (*VELOCITY_FEATURES, *PROFILE_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -68,13 +64,9 @@ def point_in_time_training_set(history: GeneratedData) -> pd.DataFrame:
         `features.store.training_frame` orders them.
     """
     transactions = history.transactions
-    stats = customer_transaction_stats(transactions).rename(columns={"event_timestamp": "as_of"})
-    keyed = transactions.assign(as_of=as_of_just_before(transactions["event_timestamp"]))
-    joined = pd.merge_asof(
-        keyed.sort_values("as_of"), stats.sort_values("as_of"), on="as_of", by="customer_id"
-    )
+    joined = transactions.assign(**velocity_features(transactions))
     profile = customer_profile(history.customers).drop(columns="event_timestamp")
-    joined = joined.drop(columns="as_of").merge(profile, on="customer_id", how="left")
+    joined = joined.merge(profile, on="customer_id", how="left")
     return joined.sort_values(["event_timestamp", "transaction_id"], ignore_index=True)
 
 

@@ -22,8 +22,8 @@ from toolbox import IDENTITY, REPO_ROOT
 from fraud_detection.config import Settings
 from fraud_detection.identity import FILE_VARIABLE, Identity
 from fraud_detection.rollout import cluster_job
+from fraud_detection.serving.model_features import feature_service_of
 from fraud_detection.serving.package import bento_name
-from fraud_detection.serving.settings import ServingSettings
 
 PROJECT_ENV = REPO_ROOT / "project.env"
 # The names a code file must never spell: each is read from the identity instead.
@@ -92,7 +92,8 @@ def test_the_readers_follow_another_project_env(
     settings = Settings()
     assert settings.model_name == renamed["MODEL_NAME"]
     assert settings.feature_service == "other_features_v2"
-    assert ServingSettings().feature_service == "other_features_v2"
+    # Serving reads the service a model card names; a card that names none predates v2.
+    assert feature_service_of({}) == f"{renamed['FEAST_PROJECT']}_v1"
     assert bento_name() == renamed["MODEL_NAME"]
     args = cluster_job._parser().parse_args(["status"])
     assert (args.isvc, args.namespace) == (renamed["RELEASE_NAME"], "other-ns")

@@ -77,7 +77,7 @@ def test_the_identity_file_holds_the_answers(project: Path) -> None:
         "APP_NAMESPACE": "risk-ns", "IMAGE_REGISTRY": "ghcr.io/acme",
         "SERVING_IMAGE": "card-risk-serving", "PIPELINE_IMAGE": "card-risk-pipeline",
         "PIPELINE_NAME": "card-risk-training", "FEAST_PROJECT": "risk_store",
-        "FEATURE_SERVICE": "risk_store_v1", "CHART_NAME": "card-risk",
+        "FEATURE_SERVICE": "risk_store_v2", "CHART_NAME": "card-risk",
         "RELEASE_NAME": "card-risk", "CLUSTER_NAME": "card-risk",
     }  # fmt: skip
     pyproject = (project / "pyproject.toml").read_text()

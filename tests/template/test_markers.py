@@ -31,7 +31,7 @@ EXAMPLE = {
     "PROJECT_SLUG": "fraud-detection", "PACKAGE_NAME": "fraud_detection",
     "MODEL_NAME": "fraud-detector", "APP_NAMESPACE": "fraud-ml", "IMAGE_REGISTRY": "",
     "PIPELINE_NAME": "fraud-detection-training", "FEAST_PROJECT": "fraud_features",
-    "FEATURE_SERVICE": "fraud_features_v1", "SERVING_IMAGE": "fraud-detection-serving",
+    "FEATURE_SERVICE": "fraud_features_v2", "SERVING_IMAGE": "fraud-detection-serving",
     "PIPELINE_IMAGE": "fraud-detection-pipeline", "CHART_NAME": "fraud-detection",
     "RELEASE_NAME": "fraud-detection", "CLUSTER_NAME": "fraud-detection",
 }  # fmt: skip
@@ -51,7 +51,7 @@ def answers(**changes: str) -> Answers:
         ("fraud-detection.io/feast-client", "card-risk.io/feast-client"),
         ("kind-fraud-detection-control-plane", "kind-card-risk-control-plane"),
         ("from fraud_detection.config import x", "from card_risk.config import x"),
-        ("fraud_features_v1 fraud_features", "risk_store_v1 risk_store"),
+        ("fraud_features_v2 fraud_features", "risk_store_v2 risk_store"),
         ("class FraudDetector: FraudDetectionError", "class RiskModel: CardRiskError"),
         # Not whole tokens: left as they are.
         ("is_fraud fraud_detection_x xfraud-ml fraud-workspace FraudDetectors", None),
@@ -119,7 +119,7 @@ def test_broken_markers_are_refused_naming_the_file_and_line(text: str, message:
 
 def test_a_survivor_is_refused_naming_the_file(repository: Path) -> None:
     files = repository_files(repository, "HEAD")
-    files["docs/extra.md"] = File(b"the fraud_features_v2 service\n")
+    files["docs/extra.md"] = File(b"the fraud_features_v3 service\n")
     with pytest.raises(TemplateError, match=r"docs/extra\.md: fraud_features"):
         generate(files, answers())
 

@@ -26,10 +26,14 @@ from fraud_detection.features.aggregates import (
     customer_profile,
     customer_transaction_stats,
 )
+from fraud_detection.features.card_events import events_of, open_card_events
+from fraud_detection.features.velocity import RETENTION, VELOCITY_FEATURES, velocity_features
 
 log = logging.getLogger(__name__)
 
 _FEAST_TYPES = (Entity, DataSource, FeatureView, FeatureService)
+# A feature service's tag naming the velocity features its models read at request time.
+REAL_TIME_TAG = "real_time_features"
 
 
 def build_feature_tables(
@@ -135,16 +139,49 @@ def require_applied(store: FeatureStore, service_name: str) -> FeatureService:
 
 
 def service_features(store: FeatureStore, service_name: str) -> tuple[str, ...]:
-    """The feature names a feature service serves, in definition order."""
+    """The features a model trained on this service reads: its real-time velocity features,
+    then the ones Feast serves, in definition order."""
+    service = require_applied(store, service_name)
+    return (*real_time_features(service), *feast_features(store, service_name))
+
+
+def feast_features(store: FeatureStore, service_name: str) -> tuple[str, ...]:
+    """The features of a service that Feast itself serves (batch-materialized views)."""
     service = require_applied(store, service_name)
     return tuple(f.name for p in service.feature_view_projections for f in p.features)
+
+
+def real_time_features(service: FeatureService) -> tuple[str, ...]:
+    """The velocity features a service names in its `real_time_features` tag."""
+    names = tuple(n.strip() for n in service.tags.get(REAL_TIME_TAG, "").split(",") if n.strip())
+    unknown = [n for n in names if n not in VELOCITY_FEATURES]
+    if unknown:
+        raise FeatureRepoError(
+            f"feature service {service.name!r} tags unknown real-time feature(s) "
+            f"{', '.join(unknown)}; known: {', '.join(VELOCITY_FEATURES)}"
+        )
+    return names
+
+
+def backfill_card_events(
+    store: FeatureStore, transactions: pd.DataFrame, end: datetime, replace: bool = False
+) -> int:
+    """Record the history's last `RETENTION` of transactions as card events (the state the
+    real-time features start from). It only adds, so an event serving recorded stays, unless
+    `replace`: a history generated anew is another world, whose events replace the old ones."""
+    events = open_card_events(store)
+    if replace:
+        events.clear()
+    recent = transactions[transactions["event_timestamp"] >= pd.Timestamp(end) - RETENTION]
+    return events.backfill(events_of(recent))
 
 
 def training_frame(
     store: FeatureStore, service_name: str, transactions: pd.DataFrame
 ) -> pd.DataFrame:
     """Point-in-time-correct training rows: each transaction joined with the features that
-    existed just before it.
+    existed just before it (its velocity over the card's earlier transactions, and Feast's
+    values as of just before it).
 
     Returns exactly one row per input row, every input column kept, features NaN where the
     store had none. Feast's file offline store drops entity rows that share a key and time
@@ -153,6 +190,9 @@ def training_frame(
     are joined back here.
     """
     service = require_applied(store, service_name)
+    real_time = real_time_features(service)
+    if real_time:  # from the same history, by the definition serving uses
+        transactions = transactions.assign(**velocity_features(transactions)[list(real_time)])
     keys = transactions[["customer_id", "event_timestamp"]].drop_duplicates(ignore_index=True)
     as_of = keys.assign(event_timestamp=as_of_just_before(keys["event_timestamp"]))
     joined = transactions
@@ -172,7 +212,8 @@ def training_frame(
 def online_features(
     store: FeatureStore, service_name: str, customer_ids: Iterable[int]
 ) -> pd.DataFrame:
-    """Latest materialized features for each customer (NaN where the store has none)."""
+    """Latest materialized features for each customer (NaN where the store has none; a
+    service's real-time features are not among them)."""
     service = require_applied(store, service_name)
     rows = [{"customer_id": int(c)} for c in customer_ids]
     values = store.get_online_features(features=service, entity_rows=rows).to_dict()

@@ -65,18 +65,36 @@ def prepare_features(settings: Settings, progress: Callable[[str], None] = print
     inputs = {"data": fingerprint.of_files(paths.transactions, customers_path(settings))}
     stamp = paths.feature_tables / "_built.json"
     skipped = _stamp_matches(stamp, inputs)
+    progress("validating data against the contract")
+    transactions = load_transactions(paths.transactions)
     if not skipped:
-        progress("validating data against the contract and building feature tables")
-        transactions = load_transactions(paths.transactions)
+        progress("building feature tables")
         customers = load_customers(customers_path(settings))
         feature_store.build_feature_tables(transactions, customers, paths.feature_tables)
-        _write_stamp(stamp, inputs)
     progress("feast apply")
     store = feature_store.apply(paths.feature_repo)
     end = settings.data.end_timestamp()
     progress(f"feast materialize: online values as of {end:%Y-%m-%d %H:%M} UTC (the data's end)")
     feature_store.materialize_window(store, end)
+    recorded = feature_store.backfill_card_events(store, transactions, end, replace=not skipped)
+    progress(f"card events: {recorded:,} transactions of the last 30 days recorded")
+    if not skipped:  # stamped last: a failed step above is redone on the next run
+        _write_stamp(stamp, inputs)
     return StageResult("features", skipped=skipped, details={"tables": str(paths.feature_tables)})
+
+
+def backfill_card_events(settings: Settings, config_file: Path) -> StageResult:
+    """Record the history's last 30 days in the card events beside the online store that
+    `config_file` configures (the cluster's Redis: serving there starts from them). It only
+    adds, so running it again never drops an event serving recorded."""
+    from fraud_detection.features import store as feature_store  # Feast is slow to import
+
+    store = feature_store.open_store(settings.paths.feature_repo, config_file)
+    transactions = load_transactions(settings.paths.transactions)
+    recorded = feature_store.backfill_card_events(
+        store, transactions, settings.data.end_timestamp()
+    )
+    return StageResult("card events", skipped=False, details={"recorded": recorded})
 
 
 def _stamp_matches(stamp: Path, inputs: dict[str, Any]) -> bool:

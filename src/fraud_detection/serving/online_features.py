@@ -48,7 +48,8 @@ class OnlineFeatures:
 
         self.store = feature_store.open_store(repo_path, config_file)
         self.service = feature_store.require_applied(self.store, service_name)
-        self.names = feature_store.service_features(self.store, service_name)
+        self.names = feature_store.feast_features(self.store, service_name)
+        self.real_time = feature_store.real_time_features(self.service)
         self._probe_interval_s = probe_interval_s
         self._last_probe = (-float("inf"), False)
         # After a failure, requests skip the store until this time instead of each waiting for

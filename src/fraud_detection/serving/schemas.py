@@ -78,6 +78,19 @@ class Transaction(BaseModel):
 Transactions = Annotated[list[Transaction], Field(min_length=1, max_length=MAX_BATCH)]
 
 
+class Reason(BaseModel):
+    """One feature's part in a flagged transaction's score."""
+
+    feature: str = Field(description="The model input, e.g. distance_from_home_km.")
+    contribution: float = Field(
+        description="What this feature added to the transaction's fraud log-odds (TreeSHAP); "
+        "the contributions of all features plus the model's average log-odds make its score."
+    )
+    value: float | str | None = Field(
+        description="The feature's value as the model saw it; null when it was missing."
+    )
+
+
 class Score(BaseModel):
     """The decision for one transaction, and what it was based on."""
 
@@ -92,6 +105,11 @@ class Score(BaseModel):
     )
     degraded: bool = Field(
         description="True when the online store was unreachable: every stored feature is missing."
+    )
+    reasons: list[Reason] | None = Field(
+        default=None,
+        description="For a flagged transaction (is_fraud): the three features that raised its "
+        "score the most, largest first; null below the threshold.",
     )
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraud_detection.identity import Identity
-
 
 class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUD_SERVING_", extra="forbid")
@@ -25,9 +23,13 @@ class ServingSettings(BaseSettings):
     feature_store_yaml: Path | None = Field(
         default=None, description="Feast config file (default: <feature_repo>/feature_store.yaml)."
     )
-    feature_service: str = Field(
-        default_factory=lambda: Identity().feature_service,
-        description="The Feast feature service the model reads (default: project.env's).",
+    feature_service: str | None = Field(
+        default=None,
+        description="Serve this Feast feature service's features instead of the ones of the "
+        "service the model card names (the one the model was trained with).",
+    )
+    card_events_timeout_s: float = Field(
+        default=0.25, gt=0, description="A slower card event store is skipped: answer degraded."
     )
     prediction_log_dir: Path | None = Field(
         default=None, description="Append every scored transaction here (JSON lines)."
