@@ -16,8 +16,8 @@ CLI := $(BIN)/$(PROJECT_SLUG)
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
-        tools test test-slow lint format bench bench-serving bench-monitoring bench-load monitor lock clean \
-        cluster-logs promote rollback
+        tools test test-slow lint format bench bench-serving bench-model bench-features bench-monitoring bench-load monitor lock clean \
+        observe cluster-logs promote rollback
 # >>> kind
 .PHONY: kind-up kind-down images deploy e2e verify-cluster
 # <<< kind
@@ -52,13 +52,16 @@ pipeline: $(INSTALLED) ## Compile the training pipeline to pipelines/compiled/tr
 serve: $(INSTALLED) ## Serve the production model with BentoML on http://127.0.0.1:3000
 	$(CLI) serve
 
+observe: $(INSTALLED) ## Prometheus, Alertmanager, Pushgateway on loopback, alerts to artifacts/observe/alerts.jsonl
+	scripts/observe.sh
+
 canary: $(INSTALLED) ## Canary the newest registered candidate against production (local servers)
 	$(CLI) canary
 
 bentos: $(INSTALLED) ## List the Bentos the pipeline's package step built (for `bentoml containerize`)
 	BENTOML_HOME=artifacts/bentoml $(BIN)/bentoml list
 
-tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, helm, kubectl, actionlint, checkov
+tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, Prometheus, helm, kubectl, actionlint, checkov
 	scripts/tools.sh >/dev/null
 
 # `tools` comes first: every system package a test uses is installed before pytest starts.
@@ -87,8 +90,15 @@ format: $(INSTALLED) ## Apply ruff fixes and formatting
 bench: $(INSTALLED) ## Time the embedded loop at two dataset sizes
 	$(BIN)/python bench/embedded_loop.py
 
-bench-serving: $(INSTALLED) ## Compare in-process, BentoML, FastAPI and KServe ModelServer scoring
+bench-serving: $(INSTALLED) ## Compiled vs scikit-learn model, Scorer.score, six servers under load (own workspace)
 	$(BIN)/python bench/serving_stacks.py
+
+bench-model: $(INSTALLED) ## Model runtimes side by side: scikit-learn, treelite, onnxruntime (if installed); reason codes' cost
+	$(BIN)/python bench/model_runtimes.py
+	$(BIN)/python bench/reason_codes.py
+
+bench-features: $(INSTALLED) ## PR-AUC of a replayed week: real-time velocity against stale batch aggregates
+	$(BIN)/python bench/feature_freshness.py
 
 bench-monitoring: $(INSTALLED) ## Time the drift job at 100k and 1M logged rows
 	$(BIN)/python bench/monitoring_job.py

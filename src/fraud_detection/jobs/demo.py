@@ -18,6 +18,7 @@ from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec
 from fraud_detection.data.io import load_transactions
 from fraud_detection.errors import NoProductionModelError
+from fraud_detection.jobs import alerting
 from fraud_detection.jobs.events import (
     CanaryOutcome,
     Notice,
@@ -64,7 +65,10 @@ def run_demo(settings: Settings, force: bool = False, report: Report = discard) 
     title = "3/6 training pipeline (kfp.local): train, gate, register, package"
     report(Stage(title))
     training, seconds = _timed(lambda: train(settings, force=force, report=report))
-    report(StageDone(title, training.run.reused, {"log": str(training.run.log_file)}, seconds))
+    registry = ModelRegistry(settings.paths.registry, settings.model_name)
+    details = {"log": str(training.run.log_file),
+               "evaluation report": str(training.run.evaluation_report(registry))}  # fmt: skip
+    report(StageDone(title, training.run.reused, details, seconds))
     report(training)
     return DemoResult(
         data, features, training,
@@ -162,6 +166,7 @@ def monitoring_stage(settings: Settings, report: Report = discard) -> dict[str, 
             settings, log_dir=log_dir, labels_dir=run_dir / "none", report=report,
             retraining=Embedded(DEMO_DRIFT) if phase == "drifted" else None,
         )  # fmt: skip
+    alerting.show_alert(settings, runs["drifted"], run_dir / "alerting", report)
     return runs
 
 
