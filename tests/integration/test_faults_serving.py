@@ -33,6 +33,7 @@ from conftest import GOOD
 
 from fraud_detection.config import Settings
 from fraud_detection.errors import ServerNotReadyError
+from fraud_detection.features.card_events import card_events_file
 from fraud_detection.registry import ModelRegistry, RegisteredModel
 from fraud_detection.registry.local import CARD_FILE, MODEL_FILE
 from fraud_detection.serving import local_server
@@ -180,7 +181,7 @@ def test_locked_sqlite_online_store_degrades_then_recovers(
     online_db = tmp_path / "online.db"
     feast_dir = settings.paths.root / "data" / "feast"
     shutil.copyfile(feast_dir / "online_store.db", online_db)
-    copy_card_events(feast_dir / "card_events.db", tmp_path / "card_events.db")  # beside it
+    copy_card_events(card_events_file(feast_dir / "online_store.db"), card_events_file(online_db))
     config = sqlite_store_config(settings, online_db, tmp_path / "fs.yaml")
     stored = looked_up(settings)
     with serving(

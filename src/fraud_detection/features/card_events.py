@@ -11,8 +11,8 @@ concurrent read-modify-write of one card loses updates), and its local engine co
 windows. So the events live beside Feast's online store, in the same server or file:
 - Redis (cluster profile): a sorted set per card, scored by event time, changed with ZADD and
   ZREMRANGEBYSCORE inside MULTI/EXEC;
-- SQLite (embedded profile): a table in a file beside Feast's, changed in one IMMEDIATE
-  transaction.
+- SQLite (embedded profile): a table in a file beside Feast's (`card_events_file`), changed in
+  one IMMEDIATE transaction.
 
 An event is a member `transaction_id:cents`, so recording the same transaction again (a retry,
 a replay, the backfill of a history the store already holds) changes nothing.
@@ -268,13 +268,19 @@ def _chunks(items: Iterable[Any], size: int = 1_000) -> Iterable[list[Any]]:
         yield chunk
 
 
+def card_events_file(feast_db: Path) -> Path:
+    """The card events beside a SQLite online store (x.db: x.card_events.db)."""
+    return feast_db.with_name(f"{feast_db.stem}.card_events.db")
+
+
 def open_card_events(store: Any, timeout_s: float = 0.25) -> CardEventStore:
     """The event store beside a Feast store's online store: the same Redis, or a SQLite file
     in the same directory as Feast's."""
     online = store.config.online_store
     if online.type == "sqlite":
         feast_db = Path(store.repo_path) / online.path
-        return SQLiteCardEvents(feast_db.with_name("card_events.db"), timeout_s)
+        # Named after Feast's file, so that two profiles in one directory keep their own.
+        return SQLiteCardEvents(card_events_file(feast_db), timeout_s)
     if online.type == "redis":
         from feast.infra.online_stores.redis import RedisOnlineStore
         from redis import Redis
