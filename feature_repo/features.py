@@ -82,7 +82,7 @@ model_features = FeatureService(
 # Windows that end at the card's last transaction, however long ago: the features of models
 # trained before the real-time service existed.
 model_features_v1 = FeatureService(
-    name=f"{Identity().feast_project}_v1",
+    name=Identity().batch_feature_service,
     features=[customer_transaction_stats, customer_profile],
     description="Batch velocity aggregates as of the card's last transaction, and the profile.",
 )

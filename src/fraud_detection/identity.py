@@ -85,6 +85,12 @@ class Identity(BaseModel):
         known = {key: value for key, value in from_file.items() if key in cls.model_fields}
         return {**known, **given}
 
+    @property
+    def batch_feature_service(self) -> str:
+        """The feature service of models trained on batch velocity aggregates (`…_v1`), kept
+        for the model cards that name it, or name no service."""
+        return f"{self.feast_project}_v1"
+
     def image(self, name: str, tag: str) -> str:
         """A full image reference: the registry prefix (if any), the name, the tag."""
         prefix = f"{self.image_registry.rstrip('/')}/" if self.image_registry else ""

@@ -29,7 +29,7 @@ class ModelFeatures:
 
 def feature_service_of(card: dict[str, Any]) -> str:
     """The service a model was trained with (cards before real-time features name none)."""
-    return str(card.get("feature_service") or f"{Identity().feast_project}_v1")
+    return str(card.get("feature_service") or Identity().batch_feature_service)
 
 
 def open_model_features(
