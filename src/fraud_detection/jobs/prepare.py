@@ -16,7 +16,7 @@ from typing import Any
 from fraud_detection import fingerprint
 from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec, generate
-from fraud_detection.data.io import load_customers, load_transactions, write_parquet
+from fraud_detection.data.io import load_customers, load_transactions, read_parquet, write_parquet
 
 
 @dataclass
@@ -65,10 +65,11 @@ def prepare_features(settings: Settings, progress: Callable[[str], None] = print
     inputs = {"data": fingerprint.of_files(paths.transactions, customers_path(settings))}
     stamp = paths.feature_tables / "_built.json"
     skipped = _stamp_matches(stamp, inputs)
-    progress("validating data against the contract")
-    transactions = load_transactions(paths.transactions)
-    if not skipped:
-        progress("building feature tables")
+    if skipped:  # unchanged since it was validated: read it for the card events only
+        transactions = read_parquet(paths.transactions)
+    else:
+        progress("validating data against the contract and building feature tables")
+        transactions = load_transactions(paths.transactions)
         customers = load_customers(customers_path(settings))
         feature_store.build_feature_tables(transactions, customers, paths.feature_tables)
     progress("feast apply")
