@@ -94,5 +94,10 @@ class MonitoringError(FraudDetectionError):
     """The prediction log or the reference cannot be compared."""
 
 
+class AlertingStackError(FraudDetectionError):
+    """The local alerting stack (`make observe`) cannot run here: a binary is missing, a port is
+    taken, or a component did not become ready (its log is named)."""
+
+
 class TriggerError(FraudDetectionError):
     """Retraining could not be started; the trigger's state stays consistent."""

@@ -1,7 +1,8 @@
 """Alerting end to end on this machine: a drifted monitor verdict pushed to a real Pushgateway
 fires FraudModelDrift in a real Prometheus, Alertmanager delivers it to the webhook receiver
 with the rule's labels, and an ok verdict resolves it. With Prometheus and Alertmanager down,
-the monitor's push still lands (the Pushgateway is all it talks to). The stack runs with
+the monitor's push still lands (the Pushgateway is all it talks to). A canary rolled back on
+the cluster pushes its outcome the same way and fires FraudCanaryRolledBack. The stack runs with
 one-second scrape, evaluation and grouping intervals (`observe.running(fast=True)`)."""
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from installed import REPO_ROOT, installed
 from fraud_detection.monitoring import observe
 from fraud_detection.monitoring.alert_receiver import wait_for_alert
 from fraud_detection.monitoring.job import prometheus
-from fraud_detection.monitoring.push import MONITOR_GROUP, Pushgateway
+from fraud_detection.monitoring.push import (
+    MONITOR_GROUP,
+    RETRAINING_GROUP,
+    URL_VARIABLE,
+    Pushgateway,
+)
 from fraud_detection.monitoring.verdict import Verdict
+from fraud_detection.rollout.analysis import CanaryVerdict, Check
+from fraud_detection.rollout.cluster_job import publish_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +70,15 @@ def test_with_prometheus_and_alertmanager_down_the_monitor_still_pushes(
     with urllib.request.urlopen(f"{stack.pushgateway_url}/metrics", timeout=5) as response:
         exposed = response.read().decode()
     assert 'fraud_monitor_status{instance="",job="fraud_monitor",status="drift"} 1' in exposed
+
+
+def test_a_cluster_canary_rolled_back_is_delivered(
+    stack: observe.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the rollout Job and KFP's rollout step run after a canary (`publish_outcome`)."""
+    monkeypatch.setenv(URL_VARIABLE, stack.pushgateway_url)
+    publish_outcome(CanaryVerdict(False, (Check("probe_pr_auc", False, "worse"),), {}, {}))
+    fired = wait_for_alert(stack.notifications, "FraudCanaryRolledBack", "firing", timeout_s=30)
+    assert fired is not None, f"no firing FraudCanaryRolledBack in {stack.notifications}"
+    assert fired["labels"]["job"] == RETRAINING_GROUP
+    assert fired["labels"]["outcome"] == "rolled_back"

@@ -252,6 +252,20 @@ Egress rules: DNS (cluster DNS pods, UDP and TCP 53), and the Feast stores of th
       protocol: TCP
 {{- end }}
 
+{{- /* Egress to the Pushgateway's pods (alerting.pushgateway). */ -}}
+{{- define "fraud-detection.egressToPushgateway" -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .podLabels | nindent 10 }}
+  ports:
+    - port: {{ .port }}
+      protocol: TCP
+{{- end }}
+
 {{- define "fraud-detection.egressToDnsAndFeatureStore" -}}
 {{ include "fraud-detection.egressToDns" . }}
 - to:

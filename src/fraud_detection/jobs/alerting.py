@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fraud_detection.config import Settings
+from fraud_detection.errors import AlertingStackError
 from fraud_detection.jobs.events import Notice, Report
 from fraud_detection.jobs.monitor import MonitorRun
 from fraud_detection.monitoring import observe
@@ -38,7 +39,7 @@ def show_alert(settings: Settings, run: MonitorRun, work_dir: Path, report: Repo
                 else wait_for_alert(stack.notifications, alertname, timeout_s=WAIT_S)
             )
             receiver, delivered_to = stack.receiver.url, stack.notifications
-    except observe.StackError as exc:
+    except AlertingStackError as exc:
         report(Notice(f"alerting skipped: {exc}"))
         return
     if alert is None:

@@ -42,6 +42,20 @@ def outcome_of(retraining: Retraining | None) -> str:
     return "promoted" if outcome.promoted else "registered"
 
 
+def push_canary_outcome(promoted: bool) -> str | None:
+    """Push what a canary on the cluster came to (the rollout Job, KFP's rollout step), into
+    the group the monitor's `submitted` went to, so FraudCanaryRolledBack fires on a rollback.
+    None when pushed or when no Pushgateway is set; else why not, in a sentence."""
+    try:
+        gateway = Pushgateway.from_env()
+    except ValueError as exc:
+        return f"metrics not pushed: {exc}"
+    if gateway is None:
+        return None
+    outcome = "promoted" if promoted else "rolled_back"
+    return gateway.push(RETRAINING_GROUP, retraining_metrics(outcome, time.time()))
+
+
 def retraining_metrics(outcome: str, at: float) -> str:
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown retraining outcome {outcome!r}: expected one of {OUTCOMES}")

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from fraud_detection.errors import AlertingStackError
 from fraud_detection.identity import Identity
 from fraud_detection.monitoring.alert_receiver import AlertReceiver, receiving
 
@@ -44,10 +45,6 @@ INSTALL_COMMAND = "sudo apt-get install -y --no-install-recommends " + " ".join(
 )
 EXIT_MISSING = 3  # the binaries are not installed
 READY_TIMEOUT_S = 30.0
-
-
-class StackError(Exception):
-    """The stack cannot run here: a binary is missing, a port taken, a component did not start."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,8 @@ def find_binaries() -> dict[str, str]:
     """The path of each component's command.
 
     Raises:
-        StackError: some are missing; the message names their packages and the install command.
+        AlertingStackError: some are missing; the message names their packages and the
+            install command.
     """
     found: dict[str, str] = {}
     missing: list[str] = []
@@ -99,7 +97,7 @@ def find_binaries() -> dict[str, str]:
         else:
             missing.append(package)
     if missing:
-        raise StackError(
+        raise AlertingStackError(
             f"not installed: {' '.join(missing)}. Install with `{INSTALL_COMMAND}` "
             "(or scripts/tools.sh observe)"
         )
@@ -117,7 +115,7 @@ def prometheus_config(
                "pushgateway": ports.pushgateway}  # fmt: skip
     jobs = {job["job_name"]: job for job in config.get("scrape_configs", [])}
     if set(jobs) != set(targets):
-        raise StackError(
+        raise AlertingStackError(
             f"{base_dir}: expected scrape jobs {sorted(targets)}, found {sorted(jobs)}"
         )
     for name, port in targets.items():
@@ -183,7 +181,8 @@ def running(
     ready; stop them all when the block ends.
 
     Raises:
-        StackError: a binary is missing, or a component did not become ready (its log named).
+        AlertingStackError: a binary is missing, or a component did not become ready (its
+            log named).
     """
     binaries = find_binaries()
     ports = ports or Ports()
@@ -230,10 +229,10 @@ def running(
 
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise StackError(f"{path} is missing: the stack's configuration lives there")
+        raise AlertingStackError(f"{path} is missing: the stack's configuration lives there")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
-        raise StackError(f"{path}: expected a YAML mapping")
+        raise AlertingStackError(f"{path}: expected a YAML mapping")
     return data
 
 
@@ -241,13 +240,15 @@ def _wait_ready(name: str, url: str, process: subprocess.Popen[bytes], log: Path
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"{name} exited with {process.returncode}: {_tail(log)}")
+            raise AlertingStackError(f"{name} exited with {process.returncode}: {_tail(log)}")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
-    raise StackError(f"{name} not ready at {url} within {READY_TIMEOUT_S:.0f} s: {_tail(log)}")
+    raise AlertingStackError(
+        f"{name} not ready at {url} within {READY_TIMEOUT_S:.0f} s: {_tail(log)}"
+    )
 
 
 def _tail(log: Path, lines: int = 5) -> str:
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             sys.stdout.flush()
             signal.pause()
-    except StackError as exc:
+    except AlertingStackError as exc:
         sys.stderr.write(f"observe: {exc}\n")
         return EXIT_MISSING if exc.args[0].startswith("not installed") else 1
     except KeyboardInterrupt:

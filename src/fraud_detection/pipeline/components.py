@@ -283,6 +283,7 @@ def rollout_canary(
     training_settings: dict,  # type: ignore[type-arg]
     gate_settings: dict,  # type: ignore[type-arg]
     rollout_settings: dict,  # type: ignore[type-arg]
+    pushgateway_url: str = "",
 ) -> bool:
     """Canary the packaged version on the KServe InferenceService; promote or roll back.
 
@@ -290,9 +291,11 @@ def rollout_canary(
     promotion moves the InferenceService and the registry's production pointer together.
     `rollout_settings` is the whole `RolloutSettings` (omitted keys keep their defaults); the
     probe scores at the gate's FPR budget with the training seed. Needs a ServiceAccount allowed
-    to get and patch InferenceServices in `namespace`. Returns True when the candidate was
-    promoted.
+    to get and patch InferenceServices in `namespace`. The outcome is pushed to
+    `pushgateway_url` when one is given (the monitor passes its own). Returns True when the
+    candidate was promoted.
     """
+    import os
     from pathlib import Path
 
     from fraud_detection.config import Paths
@@ -314,6 +317,11 @@ def rollout_canary(
         # content-addressed registry gave it production's version; there is nothing to roll out.
         print(f"{version} is production already: no canary")
         return True
+    if pushgateway_url:
+        from fraud_detection.monitoring.push import URL_VARIABLE
+
+        os.environ[URL_VARIABLE] = pushgateway_url
     verdict = cluster_job.promote(target, version)
     cluster_job.report_verdict(verdict)
+    cluster_job.publish_outcome(verdict)
     return verdict.promote

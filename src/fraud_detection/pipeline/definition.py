@@ -66,6 +66,7 @@ def training_pipeline(
     isvc_name: str = _IDENTITY.release_name,
     namespace: str = _IDENTITY.app_namespace,
     model_storage_prefix: str = MODEL_STORAGE_PREFIX,
+    pushgateway_url: str = "",
 ) -> Artifact:
     """`workspace` is `Settings.workspace` (every path derives from it); `identity`,
     `ingest_settings`, `training_settings`, `gate_settings` and `rollout_settings` are
@@ -74,7 +75,8 @@ def training_pipeline(
     `rollout="kserve"` adds the last step: a canary of the new model on the InferenceService
     `isvc_name` in `namespace` (the chart names it after the release), with `promote=False`, so
     that only the canary decides; a promotion moves the registry's production pointer with the
-    InferenceService."""
+    InferenceService. Its outcome is pushed to `pushgateway_url`, when given (the monitor
+    passes its own, so FraudCanaryRolledBack fires on the cluster too)."""
     ingest = ingest_data(
         workspace=workspace,
         identity=identity,
@@ -140,6 +142,7 @@ def training_pipeline(
                 workspace=workspace,
                 identity=identity,
                 rollout_settings=rollout_settings,
+                pushgateway_url=pushgateway_url,
                 **sections,
             ).after(packaged)
             canary.set_caching_options(False)

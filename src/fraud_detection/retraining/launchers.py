@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ def kfp_launcher(
 ) -> Callable[[Window, str], str]:  # fmt: skip
     """Submit the compiled pipeline to KFP with the window as run parameters.
 
-    The run canaries its model on the InferenceService (`rollout=kserve`, `promote=False`).
+    The run canaries its model on the InferenceService (`rollout=kserve`, `promote=False`)
+    and pushes the canary's outcome to this process's Pushgateway, if it has one.
     """
+    from fraud_detection.monitoring.push import URL_VARIABLE
 
     def launch(window: Window, reason: str) -> str:
         if client_factory is None:
@@ -26,9 +29,13 @@ def kfp_launcher(
             client = kfp.Client(host=host)
         else:
             client = client_factory(host)
+        run_arguments = {
+            **arguments, "rollout": "kserve", "promote": False,
+            "pushgateway_url": os.environ.get(URL_VARIABLE, "").strip(),
+        }  # fmt: skip
         run = client.create_run_from_pipeline_package(
             str(pipeline_package),
-            arguments={**arguments, "rollout": "kserve", "promote": False},
+            arguments=run_arguments,
             run_name=f"retrain {window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M}",
             experiment_name="retraining",
         )

@@ -231,6 +231,16 @@ def report_verdict(verdict: CanaryVerdict) -> None:
     _say(f"result={'promoted' if verdict.promote else 'rolled back'}")
 
 
+def publish_outcome(verdict: CanaryVerdict) -> None:
+    """Push the outcome to the Pushgateway FRAUD_MONITOR_PUSHGATEWAY_URL names, if any; a push
+    that fails is said and never changes the result (the rollout already happened)."""
+    from fraud_detection.jobs.publish import push_canary_outcome
+
+    failure = push_canary_outcome(verdict.promote)
+    if failure:
+        _say(f"notice: {failure}", sys.stderr)
+
+
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
@@ -251,6 +261,7 @@ def main(argv: Sequence[str] | None = None, api: kserve.InferenceServiceAPI | No
         elif args.action == "promote":
             verdict = promote(target, args.version, api)
             report_verdict(verdict)
+            publish_outcome(verdict)
             code = 0 if verdict.promote else ROLLED_BACK
         elif args.action == "rollback":
             _say(f"result={rollback(target, api)}")

@@ -94,13 +94,19 @@ class FakeKfpClient:
         return FakeRun("kfp-run-1")
 
 
-def test_kfp_launcher_submits_the_compiled_pipeline_with_the_window(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pushgateway", ["", "http://pushgateway.monitoring:9091"])
+def test_kfp_launcher_submits_the_compiled_pipeline_with_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pushgateway: str
+) -> None:
+    monkeypatch.setenv("FRAUD_MONITOR_PUSHGATEWAY_URL", pushgateway)
     client = FakeKfpClient()
     launch = kfp_launcher("http://kfp", tmp_path / "p.yaml", {"max_iter": 250},
                           client_factory=lambda host: client)  # fmt: skip
     assert RetrainingTrigger(tmp_path).fire(WINDOW, "drift", launch).run_id == "kfp-run-1"
     (submitted,) = client.submitted
-    assert submitted["arguments"] == {"max_iter": 250, "rollout": "kserve", "promote": False}
+    # The run pushes its canary's outcome where the monitor pushes its verdict.
+    assert submitted["arguments"] == {"max_iter": 250, "rollout": "kserve", "promote": False,
+                                      "pushgateway_url": pushgateway}  # fmt: skip
     assert submitted["experiment_name"] == "retraining"
 
 
