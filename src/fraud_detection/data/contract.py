@@ -42,6 +42,8 @@ class Column:
     max_null_fraction: float = 0.0
     unique: bool = False
     description: str = ""
+    # An optional column may be absent (older files); when present it is checked and kept.
+    required: bool = True
 
 
 TRANSACTION_COLUMNS: tuple[Column, ...] = (
@@ -60,9 +62,21 @@ TRANSACTION_COLUMNS: tuple[Column, ...] = (
     ),
     Column("card_present", "bool", description="Chip or swipe (true) or card-not-present."),
     Column("is_fraud", "int", min=0, max=1, description="Label: 1 for confirmed fraud."),
+    Column(
+        "label_available_at",
+        "timestamp",
+        required=False,
+        description="When the label became known (UTC): the chargeback's arrival for fraud, the "
+        "end of the maturity period for legitimate transactions; never before event_timestamp. "
+        "Training reads only the labels known at its cutoff (`training.split`). Optional: "
+        "files without it are read as labelled at once.",
+    ),
 )
 
 LABEL = "is_fraud"
+LABEL_AVAILABLE_AT = "label_available_at"
+# The label and when it arrived: what scoring requests and unlabelled logs leave out.
+LABEL_COLUMNS: tuple[str, ...] = (LABEL, LABEL_AVAILABLE_AT)
 
 CUSTOMER_COLUMNS: tuple[Column, ...] = (
     Column("customer_id", "int", min=0, unique=True),
@@ -73,8 +87,9 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
 
 
 def contract_columns(include_label: bool = True) -> tuple[Column, ...]:
-    """The contract's columns; scoring requests and unlabelled logs leave out the label."""
-    return tuple(c for c in TRANSACTION_COLUMNS if include_label or c.name != LABEL)
+    """The contract's columns; scoring requests and unlabelled logs leave out the label and
+    its arrival time."""
+    return tuple(c for c in TRANSACTION_COLUMNS if include_label or c.name not in LABEL_COLUMNS)
 
 
 def validate_transactions(
@@ -85,15 +100,26 @@ def validate_transactions(
     Args:
         frame: Raw transactions.
         source: Name used in error messages (usually the file path).
-        include_label: Whether the label column is required.
+        include_label: Whether the label column is required (and the label's arrival time
+            kept when present).
 
     Returns:
-        The contract's columns only, in contract order, with canonical dtypes.
+        The contract's columns only (optional ones when present), in contract order, with
+        canonical dtypes.
 
     Raises:
         DataContractError: listing every violation found.
     """
-    return validate_table(frame, contract_columns(include_label), source)
+    valid = validate_table(frame, contract_columns(include_label), source)
+    if LABEL_AVAILABLE_AT in valid.columns:
+        early = int((valid[LABEL_AVAILABLE_AT] < valid["event_timestamp"]).sum())
+        if early:
+            raise DataContractError(
+                source,
+                [f"{LABEL_AVAILABLE_AT}: {early} labels known before their transaction happened "
+                 "(label_available_at < event_timestamp)"],
+            )  # fmt: skip
+    return valid
 
 
 def validate_customers(frame: pd.DataFrame, source: str = "customers") -> pd.DataFrame:
@@ -106,9 +132,10 @@ def validate_table(frame: pd.DataFrame, columns: tuple[Column, ...], source: str
     violations: list[str] = []
     if frame.empty:
         raise DataContractError(source, ["the dataset has no rows"])
-    missing = [c.name for c in columns if c.name not in frame.columns]
+    missing = [c.name for c in columns if c.required and c.name not in frame.columns]
     if missing:
         violations.append(f"missing columns: {', '.join(missing)}")
+    columns = tuple(c for c in columns if c.name in frame.columns or c.required)
     for column in columns:
         if column.name in frame.columns:
             violations.extend(_check_column(frame[column.name], column))
@@ -121,7 +148,11 @@ def _check_column(values: pd.Series, column: Column) -> list[str]:
     name, problems = column.name, []
     nulls = int(values.isna().sum())
     if nulls / len(values) > column.max_null_fraction:
-        allowed = f"at most {column.max_null_fraction:.1%} allowed" if column.max_null_fraction else "none allowed"
+        allowed = (
+            f"at most {column.max_null_fraction:.1%} allowed"
+            if column.max_null_fraction
+            else "none allowed"
+        )
         problems.append(f"{name}: {nulls} null values ({nulls / len(values):.1%}; {allowed})")
     present = values.dropna()
     type_problem = _type_problem(present, column)
