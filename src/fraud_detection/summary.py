@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -40,14 +41,23 @@ def print_summary(console: Console, training: TrainingRun) -> None:
         f"FPR budget {candidate['target_fpr']:.2%}"
     )
 
+    evidence = decision.get("evidence") or {}
+    level = f"{evidence['confidence']:.0%} " if "confidence" in evidence else ""
     checks = Table(title="Validation gate", title_justify="left")
     checks.add_column("check")
-    checks.add_column("candidate", justify="right")
+    checks.add_column("estimate", justify="right")
+    checks.add_column(f"{level}interval", justify="right")
     checks.add_column("result")
     for check in decision["checks"]:
         verdict = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
-        checks.add_row(check["check"], f"{check['value']:.4f}", verdict)
+        checks.add_row(check["check"], *_estimate_and_interval(check), verdict)
     console.print(checks)
+    if evidence:
+        console.print(
+            f"intervals: {evidence['method']}, {evidence['resamples']} resamples (seed "
+            f"{evidence['seed']}) of {evidence['customers']} customers; "
+            f"{evidence['positives']} fraud rows from {evidence['positive_customers']} customers"
+        )
 
     if decision["passed"]:
         console.print("[bold green]Gate decision: PASSED[/] — the candidate was registered.")
@@ -62,6 +72,23 @@ def print_summary(console: Console, training: TrainingRun) -> None:
         _print_path(console, "  model card:", production.path / "model_card.json")
     _print_path(console, "gate decision:", run.decision_file)
     _print_path(console, "pipeline log: ", run.log_file)
+
+
+def _estimate_and_interval(check: dict[str, Any]) -> tuple[str, str]:
+    """A check's estimate and interval as they read: a difference signed, a daily volume to one
+    place, a rate or metric to four; a missing value (insufficient evidence) as "n/a"."""
+    estimate, interval = check.get("estimate", check.get("value")), check.get("interval")
+    kind, name = check.get("kind"), check.get("name")
+
+    def number(x: float | None) -> str:
+        if x is None:
+            return "n/a"
+        if name == "alerts_per_day":
+            return f"{x:.1f}"
+        return f"{x:+.4f}" if kind == "comparison" else f"{x:.4f}"
+
+    shown = "" if interval is None else f"[{number(interval[0])}, {number(interval[1])}]"
+    return number(estimate), shown
 
 
 def _print_path(console: Console, label: str, path: Path) -> None:

@@ -12,7 +12,11 @@ wrongly (by up to 0.997, 100 decisions flipped); its float64 graph does not load
 ai.onnx.ml opset-1 TreeEnsembleClassifier it emits outputs float32 only).
 
 Only the trees are compiled. The encoding in front of them is `FraudModel.encoded_inputs`, and
-`parity.check` proves the two together score as the pipeline does before either is served.
+behind them the model's calibrator (`training.calibration`: two floats for Platt scaling,
+applied in numpy to GTIL's raw probability); `parity.check` proves the three together score as
+the pipeline does before any is served. The compiled file holds the trees only: the calibrator
+stays in the model file, the one place it is defined, and `served_probabilities` always takes
+it from there.
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ import treelite.gtil
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from fraud_detection.errors import RegistryError
+from fraud_detection.training.calibration import Calibrator
 from fraud_detection.training.model import FraudModel
 
 COMPILED_FILE = "model.treelite"
 
 
 class CompiledModel:
-    """A binary classifier's trees, scoring float64 matrices on the calling thread."""
+    """A binary classifier's trees, scoring float64 matrices on the calling thread, and the
+    calibrator applied after them (None: `predict` is the trees' probability)."""
 
-    def __init__(self, trees: treelite.Model) -> None:
+    def __init__(self, trees: treelite.Model, calibrator: Calibrator | None = None) -> None:
         self.trees = trees
+        self.calibrator = calibrator
         self.n_features = int(trees.num_feature)
 
     @staticmethod
@@ -47,10 +54,16 @@ class CompiledModel:
     def convert(cls, model: FraudModel) -> CompiledModel:
         if not cls.compilable(model):
             raise TypeError(f"cannot compile a {type(model.pipeline[-1]).__name__} pipeline")
-        return cls(treelite.sklearn.import_model(model.pipeline[-1]))
+        return cls(treelite.sklearn.import_model(model.pipeline[-1]), model.calibrator)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Fraud probability for each row of the classifier's input matrix."""
+        """Fraud probability for each row of the classifier's input matrix: the trees', then
+        the calibrator's when there is one (what `FraudModel.score_encoded` computes)."""
+        raw = self.tree_probabilities(inputs)
+        return raw if self.calibrator is None else self.calibrator(raw)
+
+    def tree_probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """The trees' probability (before any calibrator) for each row of the input matrix."""
         # GTIL pads a narrower matrix with missing values: refuse it instead.
         if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} columns, got shape {inputs.shape}")
@@ -63,8 +76,18 @@ class CompiledModel:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> CompiledModel:
+    def load(cls, path: Path, calibrator: Calibrator | None = None) -> CompiledModel:
+        """The trees saved at `path`, with `calibrator` (the model file's) behind them."""
         try:
-            return cls(treelite.Model.deserialize_bytes(path.read_bytes()))
+            return cls(treelite.Model.deserialize_bytes(path.read_bytes()), calibrator)
         except (OSError, treelite.TreeliteError) as exc:
             raise RegistryError(f"cannot load the compiled model {path}: {exc}") from exc
+
+
+def served_probabilities(
+    model: FraudModel, compiled: CompiledModel, inputs: np.ndarray
+) -> np.ndarray:
+    """What the compiled serving path answers for rows of `model`'s input matrix: the compiled
+    trees' probability, then `model`'s own calibrator (whatever `compiled` was loaded with), so
+    a compiled file saved beside any model file scores on that model's calibrated scale."""
+    return model.calibrate(compiled.tree_probabilities(inputs))

@@ -1,8 +1,9 @@
 """How the served model turns request rows into fraud probabilities.
 
 A model `fit` made is served by its compiled trees, on a matrix built from the rows without
-pandas. Any other pipeline (a baseline, a wrapper around a pipeline) has no compiled form and is
-served as scikit-learn runs it, on the DataFrame `FraudModel.inputs` builds.
+pandas, followed by the model's calibrator. Any other pipeline (a baseline, a wrapper around a
+pipeline) has no compiled form and is served as scikit-learn runs it, on the DataFrame
+`FraudModel.inputs` builds (`FraudModel.score_inputs` applies the calibrator).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from fraud_detection.serving.compiled import CompiledModel
+from fraud_detection.serving.compiled import CompiledModel, served_probabilities
 from fraud_detection.serving.parity import checked_conversion
 from fraud_detection.training.model import FraudModel
 from fraud_detection.training.row_inputs import Row
@@ -35,7 +36,8 @@ class CompiledInference:
         return self.model.encoded_inputs(rows)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
-        return self.compiled.predict(inputs)
+        """The compiled trees, then the model's calibrator (`parity.check` compares this)."""
+        return served_probabilities(self.model, self.compiled, inputs)
 
 
 @dataclass(frozen=True)
@@ -58,4 +60,10 @@ def inference_for(model: FraudModel, compiled: CompiledModel | None = None) -> I
     """
     if compiled is None and CompiledModel.compilable(model):
         compiled = checked_conversion(model)
-    return PipelineInference(model) if compiled is None else CompiledInference(model, compiled)
+    if compiled is None:
+        return PipelineInference(model)
+    if compiled.calibrator is not model.calibrator:
+        # A compiled file holds the trees only: bind the model's calibrator behind them, so
+        # `compiled.predict` answers what `probabilities` does.
+        compiled = CompiledModel(compiled.trees, model.calibrator)
+    return CompiledInference(model, compiled)

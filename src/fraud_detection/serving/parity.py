@@ -4,8 +4,12 @@ Both forms score the same synthetic rows: every merchant category and one the mo
 missing values in every numeric field, zero and missing denominators of the derived ratios, and
 numeric values placed exactly on the trees' split thresholds, where a comparison done as `<`
 instead of `<=`, or in float32, would send a row down the other branch. The serving side goes
-from plain rows through `FraudModel.encoded_inputs` and the compiled trees; the reference is
-`FraudModel.score` on a DataFrame, the path training and evaluation use.
+from plain rows through `FraudModel.encoded_inputs`, the compiled trees and the model's
+calibrator (`compiled.served_probabilities`, what serving answers); the reference is
+`FraudModel.score` on a DataFrame (scikit-learn's trees, then the same calibrator), the path
+training and evaluation use. The trees' raw probabilities are compared too, so a calibrator
+that flattens a difference (isotonic ties, or saturation near 0 and 1) cannot hide a tree that
+disagrees.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pandas as pd
 from fraud_detection.data.contract import MERCHANT_CATEGORIES
 from fraud_detection.errors import PackagingError
 from fraud_detection.features.derived import CATEGORICAL_FEATURES, DERIVED_FEATURES
-from fraud_detection.serving.compiled import CompiledModel
+from fraud_detection.serving.compiled import CompiledModel, served_probabilities
 from fraud_detection.training.model import FraudModel
 
 PARITY_ROWS = 10_000
@@ -30,19 +34,24 @@ _DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def check(model: FraudModel, compiled: CompiledModel, rows: int = PARITY_ROWS) -> float:
-    """The largest difference between the two forms' probabilities.
+    """The largest difference between the two forms' probabilities: the served composition
+    (compiled trees + calibrator) against `FraudModel.score`, and the trees alone against
+    scikit-learn's trees.
 
     Raises:
         PackagingError: if it exceeds `TOLERANCE`; the compiled form must not be served.
     """
     sample = parity_rows(model, rows, PARITY_SEED)
+    matrix = model.encoded_inputs(sample)
+    served = served_probabilities(model, compiled, matrix)
     expected = model.score(pd.DataFrame(sample))
-    served = compiled.predict(model.encoded_inputs(sample))
-    worst = float(np.max(np.abs(served - expected)))
+    trees = compiled.tree_probabilities(matrix) - model.raw_score_encoded(matrix)
+    worst = max(float(np.max(np.abs(served - expected))), float(np.max(np.abs(trees))))
     if not worst <= TOLERANCE:  # also refuses NaN
+        calibrated = "" if model.calibrator is None else f" ({model.calibrator.method} calibrated)"
         raise PackagingError(
-            f"the compiled model disagrees with scikit-learn: max |difference| {worst:.3g} "
-            f"over {rows} rows (tolerance {TOLERANCE:g}); refusing to serve it"
+            f"the compiled model{calibrated} disagrees with scikit-learn: max |difference| "
+            f"{worst:.3g} over {rows} rows (tolerance {TOLERANCE:g}); refusing to serve it"
         )
     return worst
 

@@ -1,7 +1,10 @@
 """The fraud model: a gradient-boosted tree ensemble behind one `score` call.
 
-The saved object carries the feature-store features it expects and its decision threshold, so
-serving needs nothing but this file to turn a request plus looked-up features into a decision.
+The saved object carries the feature-store features it expects, the calibrator that turns the
+trees' probability into a fraud probability (`training.calibration`), and its decision
+threshold on that calibrated scale, so serving needs nothing but this file to turn a request
+plus looked-up features into a decision. A model saved before calibration existed has no
+calibrator and scores with the trees' probability, as it always did.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fraud_detection.config import TrainingSettings
 from fraud_detection.data.contract import LABEL, MERCHANT_CATEGORIES
 from fraud_detection.errors import RegistryError
 from fraud_detection.features.derived import CATEGORICAL_FEATURES, model_columns, model_frame
+from fraud_detection.training.calibration import Calibrator
 from fraud_detection.training.row_inputs import Row, RowEncoder, model_record
 
 
@@ -32,7 +36,13 @@ class FraudModel:
 
     pipeline: Pipeline
     looked_up: tuple[str, ...]
-    threshold: float = 0.5
+    threshold: float = 0.5  # on the calibrated scale when there is a calibrator
+    # Maps the trees' probability to a calibrated one; None (and absent from files saved
+    # before calibration existed, which then read this class default): scores stay raw.
+    calibrator: Calibrator | None = None
+    # How `threshold` was chosen (`training.cost.ThresholdChoice.to_dict()` and the calibration
+    # its scale comes from, as `steps.train` records them), for the model card.
+    threshold_choice: dict[str, Any] | None = None
     # Built from the fitted pipeline on first use; never saved (see __getstate__).
     _row_encoder: RowEncoder | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -49,8 +59,14 @@ class FraudModel:
         return model_frame(frame, self.looked_up)
 
     def score_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
-        scores: np.ndarray = self.pipeline.predict_proba(inputs)[:, 1]
-        return scores
+        """Calibrated fraud probability for rows of `inputs(...)`."""
+        raw: np.ndarray = self.pipeline.predict_proba(inputs)[:, 1]
+        return self.calibrate(raw)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """The calibrated probability for the trees' probability `raw` (`raw` itself for a
+        model without a calibrator); the compiled serving path applies it after its trees."""
+        return raw if self.calibrator is None else self.calibrator(raw)
 
     @property
     def encodes_rows(self) -> bool:
@@ -71,9 +87,13 @@ class FraudModel:
         return encoder.encode(self.input_records(rows))
 
     def score_encoded(self, matrix: np.ndarray) -> np.ndarray:
-        """Fraud probability for rows of the classifier's input matrix."""
-        scores: np.ndarray = self.pipeline[-1].predict_proba(matrix)[:, 1]
-        return scores
+        """Calibrated fraud probability for rows of the classifier's input matrix."""
+        return self.calibrate(self.raw_score_encoded(matrix))
+
+    def raw_score_encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """The trees' probability (before the calibrator) for rows of the input matrix."""
+        raw: np.ndarray = self.pipeline[-1].predict_proba(matrix)[:, 1]
+        return raw
 
     def _encoder(self) -> RowEncoder | None:
         if self._row_encoder is None:
@@ -81,8 +101,15 @@ class FraudModel:
         return self._row_encoder
 
     def __getstate__(self) -> dict[str, Any]:
-        # The saved file stays what `fit` made: the same bytes, hence the same registry version.
-        return {k: v for k, v in self.__dict__.items() if k != "_row_encoder"}
+        # The saved file stays what training made: the same bytes, hence the same registry
+        # version. An uncalibrated model leaves out the fields calibration added, so it
+        # pickles as it did before they existed.
+        optional = ("calibrator", "threshold_choice")
+        return {
+            k: v
+            for k, v in self.__dict__.items()
+            if k != "_row_encoder" and not (k in optional and v is None)
+        }
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

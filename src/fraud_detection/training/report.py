@@ -4,7 +4,8 @@ the person who decides whether to trust the gate.
 Sections, each an element with its own id: `summary` (metrics and the cost model),
 `pr-curve`, `roc-curve`, `confusion-matrix` (Evidently's classification preset; production
 beside the candidate as Evidently's reference data), `reliability` and `cost` (plotly, in
-`report_figures`). Each section is an Evidently dashboard drawn by Evidently's JavaScript
+`report_figures`). Scores are what `FraudModel.score` returns: calibrated, for a model with a
+calibrator. Each section is an Evidently dashboard drawn by Evidently's JavaScript
 bundle, which carries plotly.js: the page is one file and needs no network to be read.
 """
 
@@ -174,14 +175,17 @@ def _intros(inputs: ReportInputs) -> dict[str, str]:
         "roc-curve": f"True-positive against false-positive rate; the gate reads recall at "
         f"{inputs.target_fpr:.2%} FPR, the far left of this curve.",
         "confusion-matrix": f"Counts of each outcome when flagging at the deployed threshold "
-        f"(the candidate's, {candidate.threshold:.4f}, chosen on the validation split for the "
-        "FPR budget); each model at its own threshold. Class 1 is fraud.",
-        "reliability": "Observed fraud rate against predicted probability in ten equal-width "
-        "score bins: points on the diagonal mean a score of 0.3 is fraud 30% of the time.",
+        f"(the candidate's, {candidate.threshold:.4f}, the cheapest threshold within the FPR "
+        "budget on the validation split); each model at its own threshold. Class 1 is fraud.",
+        "reliability": "Observed fraud rate (bars: 95% Wilson interval) against the calibrated "
+        "predicted probability in ten equal-width score bins: points on the diagonal mean a "
+        "score of 0.3 is fraud 30% of the time. Dotted lines mark each model's deployed "
+        "threshold.",
         "cost": f"The holdout's total cost at each threshold. Cost model: a missed fraud costs "
         f"its amount; a false alarm costs a review, {inputs.false_alarm_cost:,.2f} "
         "(gate settings, false_alarm_cost); a caught fraud costs nothing. Diamonds mark each "
-        "model's deployed threshold, open circles the cheapest threshold on this holdout.",
+        "model's deployed threshold (chosen by this cost model on the validation split, "
+        "within the FPR budget), open circles the cheapest threshold on this holdout.",
     }
 
 
@@ -189,7 +193,7 @@ def _summary_table(inputs: ReportInputs) -> str:
     y, amounts = inputs.y_true, inputs.amounts
     columns = {}
     for model in inputs.models:
-        result = evaluate(y, model.scores, model.threshold, inputs.target_fpr)
+        result = evaluate(y, model.scores, model.threshold, inputs.target_fpr, amounts=amounts)
         flagged = model.scores >= model.threshold
         cheapest_at, cheapest = cost_curve(y, model.scores, amounts,
                                            inputs.false_alarm_cost).cheapest()  # fmt: skip
@@ -199,6 +203,7 @@ def _summary_table(inputs: ReportInputs) -> str:
             f"{result.fpr_at_threshold:.4f}",
             f"{(y[flagged] == 1).mean() if flagged.any() else 0.0:.4f}",
             f"{result.brier:.4f}", f"{result.expected_calibration_error:.4f}",
+            f"{result.fraud_amount_caught:,.0f} ({result.fraud_amount_share_caught:.1%})",
             f"{cost_at(y, model.scores, amounts, inputs.false_alarm_cost, model.threshold):,.0f}",
             f"{cheapest:,.0f} at {cheapest_at:.3f}",
         ]  # fmt: skip
@@ -206,7 +211,7 @@ def _summary_table(inputs: ReportInputs) -> str:
         "ROC-AUC", "PR-AUC", f"recall @ {inputs.target_fpr:.2%} FPR", "deployed threshold",
         "recall @ threshold", "FPR @ threshold", "precision @ threshold",
         "Brier score (lower is better)", "calibration error (lower is better)",
-        "cost @ threshold", "cheapest cost on the holdout",
+        "fraud amount caught @ threshold", "cost @ threshold", "cheapest cost on the holdout",
     ]  # fmt: skip
     head = "".join(f"<th>{html.escape(name)}</th>" for name in columns)
     rows = "".join(

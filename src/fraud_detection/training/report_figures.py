@@ -8,18 +8,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from sklearn.calibration import calibration_curve
 
 from fraud_detection.training.cost import cost_at, cost_curve
+from fraud_detection.training.evaluate import RELIABILITY_BINS, reliability_table
 
-RELIABILITY_BINS = 10  # equal-width, as in the expected calibration error of the model card
 # Evidently's colours for its current and reference data: the candidate, then production.
 COLOURS = ("#ed0400", "#4d4d4d")
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One model's scores on the holdout, and the threshold it is deployed with."""
+    """One model's (calibrated, when it has a calibrator) scores on the holdout, and the
+    threshold it is deployed with (chosen by cost within the FPR budget on validation)."""
 
     name: str
     scores: np.ndarray
@@ -27,26 +27,35 @@ class Scored:
 
 
 def reliability_diagram(y_true: np.ndarray, models: Sequence[Scored]) -> go.Figure:
-    """Observed fraud rate against mean predicted probability, per score bin."""
+    """Observed fraud rate (with its 95% Wilson interval) against mean predicted probability,
+    per equal-width score bin (the model card's reliability table); a dotted vertical line at
+    each model's deployed threshold."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                                 line={"dash": "dash", "color": "grey"}))  # fmt: skip
-    edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
     for model, colour in zip(models, COLOURS, strict=False):
-        observed, predicted = calibration_curve(
-            y_true, model.scores, n_bins=RELIABILITY_BINS, strategy="uniform"
+        table = reliability_table(y_true, model.scores, RELIABILITY_BINS)
+        observed, low, high = (
+            np.array([row[key] for row in table])
+            for key in ("observed_rate", "observed_low", "observed_high")
         )
-        # calibration_curve drops empty bins; count the rest for the hover text.
-        counts = np.histogram(model.scores, bins=edges)[0]
-        counts = counts[counts > 0]
         figure.add_trace(go.Scatter(
-            x=predicted, y=observed, mode="lines+markers", name=model.name, line={"color": colour},
-            customdata=counts, hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}"
+            x=[row["mean_predicted"] for row in table], y=observed, mode="lines+markers",
+            name=model.name, line={"color": colour},
+            error_y={"type": "data", "symmetric": False, "array": high - observed,
+                     "arrayminus": observed - low},
+            customdata=[row["count"] for row in table],
+            hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}"
             "<br>%{customdata} transactions<extra></extra>",
+        ))  # fmt: skip
+        figure.add_trace(go.Scatter(
+            x=[model.threshold, model.threshold], y=[0, 1], mode="lines",
+            name=f"{model.name}: deployed threshold {model.threshold:.4f}",
+            line={"dash": "dot", "color": colour},
         ))  # fmt: skip
     figure.update_layout(
         xaxis_title="mean predicted fraud probability (bin)",
-        yaxis_title="observed fraud rate",
+        yaxis_title="observed fraud rate (95% Wilson interval)",
         xaxis_range=[0, 1], yaxis_range=[0, 1],
     )  # fmt: skip
     return figure

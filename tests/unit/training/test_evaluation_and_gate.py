@@ -14,7 +14,7 @@ from fraud_detection.training.evaluate import (
     expected_calibration_error,
     threshold_at_fpr,
 )
-from fraud_detection.training.gate import decide
+from fraud_detection.training.gate import Holdout, HoldoutScores, decide
 from fraud_detection.training.split import time_split
 
 rng = np.random.default_rng(0)
@@ -83,22 +83,44 @@ GATE = GateSettings(min_roc_auc=0.9, min_pr_auc=0.5, min_recall_at_fpr=0.5, max_
 GOOD = {"roc_auc": 0.99, "pr_auc": 0.80, "recall_at_fpr": 0.80}
 
 
+def quiet_holdout() -> tuple[Holdout, np.ndarray]:
+    """Ten days of 100 customers' transactions (ten each), one in 25 fraud (40 customers with
+    one fraud row each), and scores that flag only the fraud: an operating point well within
+    budget. (The comparison with a champion and the operating point: test_gate_bootstrap.py.)"""
+    labels = np.array([int(i % 25 == 0) for i in range(1_000)])
+    holdout = Holdout(labels, np.arange(1_000) // 10, days=10.0)
+    return holdout, labels * 0.9 + 0.05
+
+
+def candidate(metrics: dict[str, float]) -> tuple[HoldoutScores, Holdout]:
+    holdout, scores = quiet_holdout()
+    return HoldoutScores(metrics, scores, threshold=0.5), holdout
+
+
 def test_gate_passes_a_candidate_over_every_floor() -> None:
-    decision = decide(GOOD, GATE)
+    decision = decide(*candidate(GOOD), GATE)
     assert decision.passed and decision.reasons == ["all checks passed"]
 
 
 def test_gate_names_the_metric_below_its_floor() -> None:
-    decision = decide({**GOOD, "pr_auc": 0.4}, GATE)
+    decision = decide(*candidate({**GOOD, "pr_auc": 0.4}), GATE)
     assert not decision.passed
     assert decision.reasons == ["failed: pr_auc >= 0.500 (candidate 0.400)"]
 
 
 def test_gate_refuses_a_candidate_worse_than_the_champion_beyond_the_margin() -> None:
-    decision = decide({**GOOD, "recall_at_fpr": 0.75}, GATE, champion=GOOD, champion_version="v1")
+    """The candidate misses a fifth of the fraud it should catch, on every customer."""
+    holdout, perfect = quiet_holdout()
+    missed = (holdout.labels == 1) & (np.arange(1_000) % 125 == 0)  # 8 of the 40 fraud rows
+    worse = np.where(missed, 0.01, perfect)
+    champion = HoldoutScores(GOOD, perfect, 0.5, "v1")
+    decision = decide(HoldoutScores({**GOOD, "recall_at_fpr": 0.8}, worse, 0.5), holdout, GATE,
+                      champion)  # fmt: skip
     assert not decision.passed
-    assert "champion" in decision.reasons[0] and "recall_at_fpr" in decision.reasons[0]
+    assert any(r.startswith("failed: recall_at_fpr - champion v1") for r in decision.reasons)
 
 
-def test_gate_allows_a_small_regression_within_the_margin() -> None:
-    assert decide({**GOOD, "pr_auc": 0.79}, GATE, champion=GOOD).passed
+def test_gate_passes_the_champion_s_own_scores() -> None:
+    holdout, scores = quiet_holdout()
+    champion = HoldoutScores(GOOD, scores, 0.5, "v1")
+    assert decide(HoldoutScores(GOOD, scores.copy(), 0.5), holdout, GATE, champion).passed

@@ -29,7 +29,7 @@ GATE = GateSettings(min_roc_auc=0.5, min_pr_auc=0.05, min_recall_at_fpr=0.0)
 @pytest.fixture(scope="module")
 def training_set() -> pd.DataFrame:
     """Transactions joined with the features that existed just before each (as Feast would)."""
-    return point_in_time_training_set(n_customers=400, days=40)
+    return point_in_time_training_set(n_customers=1_500, days=40)
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +113,13 @@ def test_gate_refuses_a_deliberately_worse_candidate_against_production(
 ) -> None:
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     good_path, good_metrics, holdout_source = train_candidate(training_set, tmp_path, "good")
-    decision = steps.gate(good_metrics, holdout_source, PARAMS, registry, GATE)
+    decision = steps.gate(good_path, good_metrics, holdout_source, PARAMS, registry, GATE)
     assert decision.passed
     steps.register(good_path, good_metrics, decision.to_dict(), holdout_source, PARAMS, registry,
                    lineage={}, promote=True)  # fmt: skip
 
-    _, worse_metrics, _ = train_candidate(training_set, tmp_path, "worse", shuffle=True)
-    refused = steps.gate(worse_metrics, holdout_source, PARAMS, registry, GATE)
+    worse_path, worse_metrics, _ = train_candidate(training_set, tmp_path, "worse", shuffle=True)
+    refused = steps.gate(worse_path, worse_metrics, holdout_source, PARAMS, registry, GATE)
 
     assert not refused.passed
     assert any("champion" in reason for reason in refused.reasons)
