@@ -28,7 +28,8 @@ ROLLOUT_JOB="${ROOT}/scripts/rollout-job.sh"
 # Each rollout Job's deadline, in seconds (its activeDeadlineSeconds, which counts from the
 # Job's creation, pod start included; rollout-job.sh waits a little longer for the verdict):
 # reading state; a canary's readiness (ready_timeout_s) plus its start; readiness plus the
-# analysis (300 requests and a 400-row probe set to each predictor).
+# analysis (300 requests split between the predictors, then the labelled probe set scored in
+# the Job by both versions' model files).
 STATUS_DEADLINE=180
 CANARY_DEADLINE=480
 PROMOTE_DEADLINE=780

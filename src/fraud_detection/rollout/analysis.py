@@ -1,8 +1,11 @@
 """Canary analysis: a pure decision over measurements of the stable and the candidate predictor.
 
-The candidate is promoted only if it was ready, saw enough traffic, and is not meaningfully
-worse than the stable predictor on errors, tail latency, or quality on a labelled probe set.
-Every check is reported, passed or not, so a rollback says exactly why.
+The candidate is promoted only if it was ready, saw enough traffic, is not meaningfully worse
+than the stable predictor on errors or tail latency (live traffic), and is shown not worse by
+more than `max_quality_drop` on the labelled probe set: the lower end of the interval of
+candidate - stable at or above -max_quality_drop on every metric (`rollout.probe` says why
+that test, and where the evidence comes from). Every check is reported, passed or not, so a
+rollback says exactly why, and one for want of evidence says so and how many rows would do.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fraud_detection.config import RolloutSettings
+from fraud_detection.rollout.probe import Comparison, ProbeEvidence, rows_needed
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,6 @@ class Measurements:
     requests: int = 0
     errors: int = 0
     latencies_ms: tuple[float, ...] = ()
-    quality: dict[str, float] = field(default_factory=dict)  # e.g. pr_auc on the probe set
 
     @property
     def error_rate(self) -> float:
@@ -41,7 +44,6 @@ class Measurements:
             "error_rate": round(self.error_rate, 4),
             "p50_ms": float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else None,
             "p95_ms": self.p95_ms if self.latencies_ms else None,
-            **{f"probe_{k}": v for k, v in self.quality.items()},
         }
 
 
@@ -58,6 +60,7 @@ class CanaryVerdict:
     checks: tuple[Check, ...]
     stable: dict[str, Any]
     candidate: dict[str, Any]
+    probe: dict[str, Any] = field(default_factory=dict)  # `ProbeEvidence.to_dict()`
 
     @property
     def reasons(self) -> list[str]:
@@ -69,9 +72,31 @@ class CanaryVerdict:
 
 
 def analyse(
+    stable: Measurements, candidate: Measurements, limits: RolloutSettings,
+    probe: ProbeEvidence | None = None,
+) -> CanaryVerdict:  # fmt: skip
+    """Decide promote (True) or roll back (False) from the two predictors' live measurements
+    and the probe set's evidence (None: there is none, and the quality checks fail). A
+    candidate that never became ready has one check, that one."""
+    checks = live_checks(stable, candidate, limits)
+    if candidate.ready:
+        checks += _quality(probe, limits)
+    scored = probe or ProbeEvidence(source="", rows=0, frauds=0, fraud_customers=0,
+                                    confidence=limits.confidence, stable={})  # fmt: skip
+    return CanaryVerdict(
+        promote=all(c.ok for c in checks),
+        checks=tuple(checks),
+        stable={**stable.summary(), **_prefixed(scored.stable)},
+        candidate={**candidate.summary(), **_prefixed(scored.candidate)},
+        probe=probe.to_dict() if probe else {},
+    )
+
+
+def live_checks(
     stable: Measurements, candidate: Measurements, limits: RolloutSettings
-) -> CanaryVerdict:
-    """Decide promote (True) or roll back (False) from the two predictors' measurements."""
+) -> list[Check]:
+    """What live traffic shows: ready, enough traffic, error rate, tail latency. The candidate's
+    model runs where the rollout runs (the probe set) only when all of these pass."""
     checks = [Check("ready", candidate.ready, "candidate ready" if candidate.ready
                     else "candidate never became ready")]  # fmt: skip
     if candidate.ready:
@@ -79,14 +104,20 @@ def analyse(
             _enough_traffic(candidate, limits),
             _error_rate(stable, candidate, limits),
             _latency(stable, candidate, limits),
-            *_quality(stable, candidate, limits),
         ]
-    return CanaryVerdict(
-        promote=all(c.ok for c in checks),
-        checks=tuple(checks),
-        stable=stable.summary(),
-        candidate=candidate.summary(),
-    )
+    return checks
+
+
+def not_scored(checks: list[Check]) -> str:
+    """Why the candidate's model is not run on the probe set ("" when it may be)."""
+    failed = [c.name for c in checks if not c.ok]
+    if not failed:
+        return ""
+    return f"not scored: the candidate failed its live checks ({', '.join(failed)})"
+
+
+def _prefixed(metrics: dict[str, float]) -> dict[str, float]:
+    return {f"probe_{k}": v for k, v in metrics.items()}
 
 
 def _enough_traffic(candidate: Measurements, limits: RolloutSettings) -> Check:
@@ -120,22 +151,37 @@ def _latency(stable: Measurements, candidate: Measurements, limits: RolloutSetti
     )
 
 
-def _quality(stable: Measurements, candidate: Measurements, limits: RolloutSettings) -> list[Check]:
-    checks = []
-    for metric in limits.quality_metrics:
-        theirs, ours = stable.quality.get(metric), candidate.quality.get(metric)
-        if ours is None:
-            checks.append(Check(f"probe_{metric}", False, "candidate has no probe-set result"))
-            continue
-        if theirs is None:
-            checks.append(Check(f"probe_{metric}", True, f"candidate {ours:.3f}; no stable result"))
-            continue
-        bound = theirs - limits.max_quality_drop
-        checks.append(
-            Check(
-                f"probe_{metric}",
-                ours >= bound,
-                f"candidate {ours:.3f} vs stable {theirs:.3f} (at least {bound:.3f})",
-            )
-        )
-    return checks
+def _quality(probe: ProbeEvidence | None, limits: RolloutSettings) -> list[Check]:
+    return [_compared(metric, probe, limits) for metric in limits.quality_metrics]
+
+
+def _compared(metric: str, probe: ProbeEvidence | None, limits: RolloutSettings) -> Check:
+    name = f"probe_{metric}"
+    if probe is None:
+        return Check(name, False, "no probe-set evidence")
+    found = probe.comparisons.get(metric)
+    if found is None:
+        return Check(name, False, probe.problem or "no comparison on the probe set")
+    margin = limits.max_quality_drop
+    detail = _described(found, probe, margin)
+    if found.lower >= -margin:
+        return Check(name, True, detail)
+    if found.upper < -margin:
+        return Check(name, False, f"worse than stable by more than the margin: {detail}")
+    if found.half_width > margin / 2 or probe.rows < limits.probe_rows:
+        needed = max(rows_needed(probe.rows, found.half_width, margin), limits.probe_rows)
+        return Check(
+            name, False,
+            f"insufficient evidence: {detail}; an interval of half the margin needs about "
+            f"{needed:,} labelled rows (probe_rows={limits.probe_rows:,})",
+        )  # fmt: skip
+    return Check(name, False, f"may be worse than stable by more than the margin: {detail}")
+
+
+def _described(found: Comparison, probe: ProbeEvidence, margin: float) -> str:
+    return (
+        f"candidate {found.candidate:.3f} vs stable {found.stable:.3f}, difference "
+        f"{found.difference:+.3f}, {probe.confidence:.0%} interval [{found.lower:+.3f}, "
+        f"{found.upper:+.3f}] (promoted when its lower end is at least {-margin:+.3f}) on "
+        f"{probe.rows:,} rows, {probe.frauds} fraud of {probe.fraud_customers} customers"
+    )

@@ -16,7 +16,9 @@ the cluster.
 - `canary VERSION`: start a canary of VERSION at `rollout.canary_percent`, wait until it is
   ready, and leave it running (no verdict): to watch the split.
 - `promote VERSION`: canary, analysis, then promotion (InferenceService and production pointer
-  together) or rollback (neither changes). Exit 3 when rolled back.
+  together) or rollback (neither changes). Exit 3 when rolled back. The analysis sends live
+  traffic to both predictors' Services and scores VERSION's labelled, point-in-time holdout
+  here, with the two versions' model files from the registry (`rollout.probe`).
 - `rollback`: remove a running canary (production unchanged); with none running, return
   production to the previous version in the registry's history, and the InferenceService
   with it.
@@ -234,7 +236,7 @@ def report_verdict(verdict: CanaryVerdict) -> None:
 def publish_outcome(verdict: CanaryVerdict) -> None:
     """Push the outcome to the Pushgateway FRAUD_MONITOR_PUSHGATEWAY_URL names, if any; a push
     that fails is said and never changes the result (the rollout already happened)."""
-    from fraud_detection.jobs.publish import push_canary_outcome
+    from fraud_detection.monitoring.retraining_outcome import push_canary_outcome
 
     failure = push_canary_outcome(verdict.promote)
     if failure:

@@ -1,7 +1,9 @@
 """The canary on one machine: stable and candidate as two real BentoML servers.
 
 Same analysis as in the cluster; the traffic split is done by the client instead of the
-Gateway, and promotion moves the registry's production pointer (the production alias).
+Gateway, and promotion moves the registry's production pointer (the production alias). The
+servers take the live traffic; the probe set is scored here by the models they serve, with
+point-in-time features (`rollout.probe`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
 from fraud_detection.errors import FraudDetectionError, ServerNotReadyError
 from fraud_detection.registry import ModelRegistry, RegisteredModel
-from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
-from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
+from fraud_detection.registry.local import MODEL_FILE
+from fraud_detection.rollout import probe
+from fraud_detection.rollout.analysis import (
+    CanaryVerdict,
+    Measurements,
+    analyse,
+    live_checks,
+    not_scored,
+)
+from fraud_detection.rollout.traffic import Client, measure, payloads
 from fraud_detection.serving import local_server
+from fraud_detection.training.model import FraudModel
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,9 @@ def run_canary(
             files (how tests stage a deliberately broken candidate).
 
     Raises:
-        FraudDetectionError: if there is no production model to compare with, or the stable
-            server itself cannot start (then nothing changes).
+        FraudDetectionError: if there is no production model to compare with, the candidate
+            keeps no labelled probe rows, or the stable server itself cannot start (then
+            nothing changes).
     """
     paths, limits = settings.paths, settings.rollout
     registry = ModelRegistry(paths.registry, settings.model_name)
@@ -65,7 +77,7 @@ def run_canary(
 
     transactions = load_transactions(paths.transactions)
     traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
-    probe = probe_set(transactions, limits.probe_rows, settings.training.seed)
+    rows, source = probe.probe_rows(candidate.path)
     run_dir = paths.rollouts / f"{_stamp()}-{candidate.version}"
     weights = {"stable": 100.0 - limits.canary_percent, "candidate": float(limits.canary_percent)}
 
@@ -80,19 +92,22 @@ def run_canary(
         except ServerNotReadyError as exc:
             report(f"candidate not ready: {str(exc).splitlines()[0]}")
         clients = {name: Client(url) for name, url in urls.items()}
-        report(
-            f"sending {len(traffic)} requests ({limits.canary_percent}% to the candidate) and "
-            f"a {len(probe)}-row labelled probe set to each"
-        )
+        report(f"sending {len(traffic)} requests ({limits.canary_percent}% to the candidate)")
         measured = measure(
-            clients, {n: weights[n] for n in clients}, traffic, probe,
-            settings.gate.target_fpr, settings.training.seed,
-        )  # fmt: skip
+            clients, {n: weights[n] for n in clients}, traffic, settings.training.seed
+        )
         for client in clients.values():
             client.close()
-    verdict = analyse(
-        measured["stable"], measured.get("candidate", Measurements(ready=False)), limits
-    )
+    stable_measured = measured["stable"]
+    candidate_measured = measured.get("candidate", Measurements(ready=False))
+    why_not = not_scored(live_checks(stable_measured, candidate_measured, limits))
+    served = (candidate_model_dir or candidate.path) / MODEL_FILE
+    report(f"scoring the {len(rows):,}-row labelled probe set with both models")
+    evidence = probe.gather(
+        rows, source, stable.load(), None if why_not else (lambda: FraudModel.load(served)),
+        limits, settings.gate.target_fpr, settings.training.seed, not_scored=why_not,
+    )  # fmt: skip
+    verdict = analyse(stable_measured, candidate_measured, limits, evidence)
     if verdict.promote:
         registry.promote(candidate.version, reason="canary analysis passed")
     result = RolloutResult(stable.version, candidate.version, verdict, verdict.promote,

@@ -5,7 +5,9 @@ Start: add a named canary whose predictor is the stable one with the candidate's
 same `analysis.analyse` as on one machine, over measurements of each predictor's own Service.
 Promote: the stable predictor takes the canary's name and spec, and the entry goes (KServe
 keeps the canary's pods), and the registry's production pointer moves with it. Roll back:
-remove the entry; neither the stable predictor nor the registry changes. See
+remove the entry; neither the stable predictor nor the registry changes. The predictors' own
+Services take the live traffic; the labelled probe set is scored in the rollout Job by the two
+versions they serve, loaded from the registry on the workspace volume (`rollout.probe`). See
 docs/serving-rollout.md.
 
 Predictors are named after the model version they serve (`v-<version>`), so the name alone
@@ -22,11 +24,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fraud_detection.config import RolloutSettings
 from fraud_detection.errors import RolloutError
-from fraud_detection.rollout.analysis import CanaryVerdict, Measurements, analyse
+from fraud_detection.rollout.analysis import (
+    CanaryVerdict,
+    Measurements,
+    analyse,
+    live_checks,
+    not_scored,
+)
+from fraud_detection.rollout.probe import ProbeEvidence
+
+if TYPE_CHECKING:
+    from fraud_detection.registry import ModelRegistry
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 MODEL_CONTAINER = "kserve-container"
@@ -85,6 +97,9 @@ class KubernetesInferenceServices:
 
 
 Measure = Callable[[dict[str, str], dict[str, float]], dict[str, Measurements]]
+# The probe set's evidence for (stable version, candidate version, why the candidate's model
+# must not run here, "" when it may).
+Judge = Callable[[str, str, str], ProbeEvidence]
 
 
 @dataclass
@@ -174,21 +189,31 @@ def run(
     storage_uri: str,
     measure: Measure,
     production: ProductionPointer,
+    judge: Judge | None = None,
 ) -> CanaryVerdict:
     """Canary `version`, analyse it, then promote it (InferenceService and production pointer
-    together) or roll it back (neither changes). Any failure rolls back."""
+    together) or roll it back (neither changes). Any failure rolls back.
+
+    Args:
+        judge: The probe set's evidence (`canary_with_recent_traffic` scores the registry's
+            versions); None: there is none, and the quality checks fail.
+    """
     canary_name = predictor_name(version)
     before = canary.stable()
+    serving = version_of(_storage_uri(before))
     canary.start(canary_name, storage_uri)
     try:
         if not canary.wait_ready(canary_name):
-            verdict = analyse(Measurements(ready=True), Measurements(ready=False), canary.limits)
+            stable, candidate = Measurements(ready=True), Measurements(ready=False)
         else:
             percent = float(canary.limits.canary_percent)
             measured = measure(
                 canary.urls(canary_name), {"stable": 100 - percent, "candidate": percent}
             )
-            verdict = analyse(measured["stable"], measured["candidate"], canary.limits)
+            stable, candidate = measured["stable"], measured["candidate"]
+        why_not = not_scored(live_checks(stable, candidate, canary.limits))
+        evidence = judge(serving, version, why_not) if judge else None
+        verdict = analyse(stable, candidate, canary.limits, evidence)
     except BaseException:
         canary.rollback()
         raise
@@ -279,30 +304,39 @@ def canary_with_recent_traffic(
     seed: int = 0,
     api: InferenceServiceAPI | None = None,
     *,
-    registry: ProductionPointer,
+    registry: ModelRegistry,
 ) -> CanaryVerdict:
     """The whole cluster canary, as the in-cluster rollout Job and the pipeline's rollout step
-    run it (`fraud_detection.rollout.cluster_job`): recent transactions as traffic, the newest
-    labelled rows as the probe set, the registry on the workspace volume promoted with the
-    InferenceService."""
+    run it (`fraud_detection.rollout.cluster_job`): recent transactions as live traffic, the
+    candidate's labelled point-in-time holdout as the probe set, scored by the stable and the
+    candidate versions from the registry on the workspace volume (the files their predictors
+    serve), and the registry promoted with the InferenceService."""
     from fraud_detection.data.io import load_transactions
-    from fraud_detection.rollout.traffic import Client, measure, payloads, probe_set
+    from fraud_detection.rollout import probe
+    from fraud_detection.rollout.traffic import Client, measure, payloads
 
     transactions = load_transactions(transactions_path)
     traffic = payloads(transactions.sort_values("event_timestamp").tail(limits.requests))
-    probe = probe_set(transactions, limits.probe_rows, seed)
+    rows, source = probe.probe_rows(registry.get(version).path)
 
     def measure_services(
         urls: dict[str, str], weights: dict[str, float]
     ) -> dict[str, Measurements]:
         clients = {name: Client(url) for name, url in urls.items()}
         try:
-            return measure(clients, weights, traffic, probe, target_fpr, seed)
+            return measure(clients, weights, traffic, seed)
         finally:
             for client in clients.values():
                 client.close()
 
+    def judge(stable: str, candidate: str, why_not: str) -> ProbeEvidence:
+        load = None if why_not else registry.get(candidate).load
+        return probe.gather(
+            rows, source, registry.get(stable).load(), load, limits, target_fpr, seed,
+            not_scored=why_not,
+        )  # fmt: skip
+
     canary = ClusterCanary(
         api or KubernetesInferenceServices(namespace), isvc_name, namespace, limits
     )
-    return run(canary, version, storage_uri, measure_services, registry)
+    return run(canary, version, storage_uri, measure_services, registry, judge)

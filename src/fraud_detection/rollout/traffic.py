@@ -1,7 +1,10 @@
-"""Requests for canary analysis: scoring traffic and a labelled probe set, sent over HTTP.
+"""Live traffic for canary analysis: scoring requests sent over HTTP, split by weight.
 
-Traffic is split between the predictors by weight (what the Gateway does in the cluster); the
-labelled probe set goes to both, so their quality is compared on the same rows.
+Traffic is split between the predictors by weight (what the Gateway does in the cluster) and
+measures what only the real predictors show: their errors and latency. Quality is not measured
+here: a predictor looks up the latest online features, later than an old labelled transaction,
+so the labelled probe set is scored where the rollout runs, with point-in-time features
+(`rollout.probe`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from fraud_detection.data.contract import LABEL
 from fraud_detection.rollout.analysis import Measurements
-from fraud_detection.training.evaluate import evaluate, threshold_at_fpr
 
 REQUEST_FIELDS = (
     "transaction_id", "customer_id", "amount", "merchant_category",
@@ -33,16 +34,6 @@ def payloads(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for row in out:
         row["event_timestamp"] = pd.Timestamp(row["event_timestamp"]).isoformat()
     return out
-
-
-def probe_set(transactions: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """The newest labelled rows, with every fraud kept so quality metrics mean something."""
-    recent = transactions.sort_values("event_timestamp").tail(rows * 20)
-    fraud = recent[recent[LABEL] == 1].tail(rows // 4)
-    legit = recent[recent[LABEL] == 0].sample(
-        min(rows - len(fraud), int((recent[LABEL] == 0).sum())), random_state=seed
-    )
-    return pd.concat([fraud, legit]).sort_values("event_timestamp", ignore_index=True)
 
 
 # A connection the server closed while it sat idle in the pool: what a resend can cure.
@@ -99,11 +90,10 @@ def measure(
     clients: dict[str, Client],
     weights: dict[str, float],
     traffic: list[dict[str, Any]],
-    probe: pd.DataFrame,
-    target_fpr: float,
     seed: int,
 ) -> dict[str, Measurements]:
-    """Route `traffic` one transaction per request by weight, then send the probe set to all."""
+    """Route `traffic` one transaction per request by weight; count each predictor's requests,
+    errors and latencies."""
     rng = np.random.default_rng(seed)
     names = list(clients)
     p = np.array([weights[n] for n in names], dtype=float)
@@ -117,37 +107,9 @@ def measure(
             stats[name]["lat"].append(ms)
         else:
             stats[name]["errors"] += 1
-    probe_rows = payloads(probe)
-    labels = probe[LABEL].to_numpy()
-    result = {}
-    for name in names:
-        quality = _probe_quality(clients[name], probe_rows, labels, target_fpr, stats[name])
-        s = stats[name]
-        result[name] = Measurements(
-            ready=True, requests=s["requests"], errors=s["errors"],
-            latencies_ms=tuple(s["lat"]), quality=quality,
-        )  # fmt: skip
-    return result
-
-
-def _probe_quality(
-    client: Client,
-    rows: list[dict[str, Any]],
-    labels: np.ndarray,
-    target_fpr: float,
-    stats: dict[str, Any],
-    batch: int = 100,
-) -> dict[str, float]:
-    scores: list[float] = []
-    for start in range(0, len(rows), batch):
-        status, body, _ = client.score(rows[start : start + batch])
-        stats["requests"] += 1
-        if status != 200 or not isinstance(body, list):
-            stats["errors"] += 1
-            return {}
-        scores += [float(item["fraud_probability"]) for item in body]
-    values = np.array(scores)
-    if len(set(labels.tolist())) < 2:
-        return {}
-    evaluation = evaluate(labels, values, threshold_at_fpr(labels, values, target_fpr), target_fpr)
-    return {"pr_auc": evaluation.pr_auc, "recall_at_fpr": evaluation.recall_at_fpr}
+    return {
+        name: Measurements(
+            ready=True, requests=s["requests"], errors=s["errors"], latencies_ms=tuple(s["lat"])
+        )
+        for name, s in stats.items()
+    }

@@ -4,7 +4,9 @@ in-memory Kubernetes API and a real registry directory in a workspace (tmp_path)
 The Kubernetes API is a mock (`FakeInferenceServices`, shared with test_kserve_rollout.py), and
 only because no cluster can run here; the registry, the settings, the probe data and the
 promotion logic are the real ones. Measuring the predictors is replaced by fixed measurements:
-there are no predictor Services to call.
+there are no predictor Services to call. The registered versions are one small model with
+three thresholds (three files, three versions, the same scores), each with the same labelled
+probe rows, so a canary between them is a comparison of equals on the probe set.
 """
 
 from __future__ import annotations
@@ -16,35 +18,54 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from installed import pinned_tool
 from test_kserve_rollout import FakeInferenceServices, good, inference_service
+from training_data import velocity_training_set
 
-from fraud_detection.config import DataSettings
+from fraud_detection.config import DataSettings, TrainingSettings
 from fraud_detection.data.generate import generate
 from fraud_detection.data.io import write_parquet
+from fraud_detection.features.velocity import VELOCITY_FEATURES
 from fraud_detection.identity import Identity
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import cluster_job, kserve, traffic
 from fraud_detection.rollout.analysis import Measurements
+from fraud_detection.training.model import fit
+from fraud_detection.training.steps import PROBE_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"
 FAST = '{"ready_timeout_s": 0.05, "min_requests": 5, "requests": 10, "probe_rows": 20}'
 
 
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
+    """Three model files (one small model, three thresholds) and labelled probe rows."""
+    root = tmp_path_factory.mktemp("models")
+    data = generate(DataSettings(n_customers=300, days=20, fraud_rate=0.02, end=date(2026, 1, 1)))
+    rows: pd.DataFrame = velocity_training_set(data)
+    model = fit(rows, VELOCITY_FEATURES, TrainingSettings(max_iter=10, max_leaf_nodes=7))
+    files = []
+    for i, name in enumerate(("first", "second", "third")):
+        model.threshold = 0.5 + i / 100
+        files.append(model.save(root / f"{name}.joblib"))
+    return files, write_parquet(rows, root / PROBE_FILE)
+
+
 class Workspace:
     """A workspace with a registry of three versions (the first in production), recent
     transactions, and an InferenceService serving production as `make deploy` renders it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, models: tuple[list[Path], Path]) -> None:
         self.registry = ModelRegistry(root / "artifacts" / "registry", "fraud-detector")
         self.versions = []
-        for name in ("first", "second", "third"):
-            model = root / f"{name}.joblib"
-            model.write_bytes(name.encode())
-            self.versions.append(self.registry.register(model, {"source": name}).version)
+        files, probe = models
+        for name, model in zip(("first", "second", "third"), files, strict=True):
+            registered = self.registry.register(model, {"source": name}, {PROBE_FILE: probe})
+            self.versions.append(registered.version)
         self.registry.promote(self.versions[0], "first model")
         data = generate(DataSettings(n_customers=60, days=10, end=date(2026, 1, 1)))
         write_parquet(data.transactions, root / "data" / "raw" / "transactions.parquet")
@@ -73,9 +94,11 @@ class Workspace:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def ws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models: tuple[list[Path], Path]
+) -> Workspace:
     monkeypatch.setenv("FRAUD_WORKSPACE", str(tmp_path))
-    return Workspace(tmp_path)
+    return Workspace(tmp_path, models)
 
 
 def measured_as(candidate: Measurements, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,17 +136,20 @@ def test_a_promotion_moves_the_registry_pointer_and_the_inference_service_togeth
     assert "spec" in ws.api.isvc and "canary" not in ws.api.isvc["spec"]
     found = lines(out)
     assert found["result"] == "promoted" and found["agree"] == "yes"
-    # The evidence: every check, and the verdict as JSON.
-    assert json.loads(found["evidence"])["promote"] is True
-    assert "ok  error_rate" in out
+    # The evidence: every check, and the verdict as JSON, with the probe set's comparison.
+    evidence = json.loads(found["evidence"])
+    assert evidence["promote"] is True
+    assert "ok  error_rate" in out and "ok  probe_recall_at_fpr" in out
+    comparison = evidence["probe"]["comparisons"]["pr_auc"]
+    assert comparison["lower"] == comparison["upper"] == 0.0  # the same scores
+    assert evidence["probe"]["source"].endswith(f"{ws.versions[1]}/{PROBE_FILE}")
 
 
 def test_a_rolled_back_canary_leaves_both_and_exits_3(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec_before, pointer_before = ws.api.isvc["spec"], ws.registry.production_file.read_text()
-    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
-                         quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20)
     measured_as(worse, monkeypatch)
     assert ws.run("promote", ws.versions[1]) == cluster_job.ROLLED_BACK
     assert ws.api.isvc["spec"] == spec_before

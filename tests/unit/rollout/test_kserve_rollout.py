@@ -19,6 +19,7 @@ from fraud_detection.errors import RolloutError
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import Measurements
+from fraud_detection.rollout.probe import Comparison, ProbeEvidence
 
 STABLE_URI = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/aaaaaaaaaaaa"
 CANDIDATE_URI = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions/bbbbbbbbbbbb"
@@ -113,8 +114,27 @@ def inference_service() -> dict[str, Any]:
 
 
 def good(requests: int = 50) -> Measurements:
-    return Measurements(ready=True, requests=requests, errors=0, latencies_ms=(10.0,) * 20,
-                        quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+    return Measurements(ready=True, requests=requests, errors=0, latencies_ms=(10.0,) * 20)
+
+
+class Judge:
+    """The probe set's evidence without models: a comparison well within the margin, and a
+    record of what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str]] = []
+
+    def __call__(self, stable: str, candidate: str, why_not: str) -> ProbeEvidence:
+        self.asked.append((stable, candidate, why_not))
+        comparisons = {
+            name: Comparison(name, 0.8, 0.81, 0.01, -0.01, 0.03)
+            for name in ("pr_auc", "recall_at_fpr")
+        }
+        return ProbeEvidence(
+            source="probe.parquet", rows=80_000, frauds=250, fraud_customers=100,
+            confidence=0.95, stable={"pr_auc": 0.8}, candidate={} if why_not else {"pr_auc": 0.81},
+            comparisons={} if why_not else comparisons, problem=why_not,
+        )  # fmt: skip
 
 
 def canary_of(api: FakeInferenceServices) -> kserve.ClusterCanary:
@@ -145,11 +165,13 @@ def test_a_passing_canary_is_promoted_by_retargeting_the_stable_predictor() -> N
         assert weights == {"stable": 80.0, "candidate": 20.0}
         return {"stable": good(), "candidate": good()}
 
-    pointer = Pointer()
-    verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, measure, pointer)
+    pointer, judge = Pointer(), Judge()
+    verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI, measure, pointer, judge)
 
-    assert verdict.promote
+    assert verdict.promote, verdict.reasons
     assert pointer.promoted == ["bbbbbbbbbbbb"]
+    # The probe set is scored by the version the stable predictor serves and the candidate's.
+    assert judge.asked == [("aaaaaaaaaaaa", "bbbbbbbbbbbb", "")]
     spec = api.isvc["spec"]
     assert "canary" not in spec
     assert spec["predictor"]["name"] == "v-bbbbbbbbbbbb"
@@ -161,16 +183,19 @@ def test_a_passing_canary_is_promoted_by_retargeting_the_stable_predictor() -> N
 
 def test_a_worse_canary_is_rolled_back_and_stable_keeps_all_traffic() -> None:
     api = FakeInferenceServices(inference_service())
-    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
-                         quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20)
 
-    pointer = Pointer()
+    pointer, judge = Pointer(), Judge()
     verdict = kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI,
                          lambda urls, weights: {"stable": good(), "candidate": worse},
-                         pointer)  # fmt: skip
+                         pointer, judge)  # fmt: skip
 
     assert not verdict.promote
     assert pointer.promoted == []
+    # A candidate that failed live traffic is not run where the rollout runs.
+    ((_, _, why_not),) = judge.asked
+    assert why_not.startswith("not scored: the candidate failed its live checks (error_rate")
+    assert {"error_rate", "probe_pr_auc"} <= {c.name for c in verdict.checks if not c.ok}
     assert "canary" not in api.isvc["spec"]
     assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
 
@@ -218,7 +243,7 @@ def test_a_failed_registry_write_puts_the_old_predictor_back() -> None:
     with pytest.raises(OSError, match="read-only"):
         kserve.run(canary_of(api), "bbbbbbbbbbbb", CANDIDATE_URI,
                    lambda urls, weights: {"stable": good(), "candidate": good()},
-                   Pointer(fails=True))  # fmt: skip
+                   Pointer(fails=True), Judge())  # fmt: skip
     # The registry still names the old version, and so does the InferenceService.
     assert api.isvc["spec"]["predictor"] == inference_service()["spec"]["predictor"]
     assert "canary" not in api.isvc["spec"]
@@ -236,7 +261,8 @@ def test_promotion_moves_the_registry_pointer_and_the_inference_service_together
     api = FakeInferenceServices(isvc)
 
     kserve.run(canary_of(api), candidate, f"{prefix}/{candidate}",
-               lambda urls, weights: {"stable": good(), "candidate": good()}, registry)  # fmt: skip
+               lambda urls, weights: {"stable": good(), "candidate": good()}, registry,
+               Judge())  # fmt: skip
 
     production = registry.production()
     assert production is not None and production.version == candidate
@@ -252,8 +278,7 @@ def test_a_rolled_back_canary_leaves_the_registry_and_the_inference_service(
     registry.promote(stable, "first model")
     pointer_before = registry.production_file.read_text()
     api = FakeInferenceServices(inference_service())
-    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20,
-                         quality={"pr_auc": 0.8, "recall_at_fpr": 0.7})  # fmt: skip
+    worse = Measurements(ready=True, requests=50, errors=25, latencies_ms=(10.0,) * 20)
 
     verdict = kserve.run(canary_of(api), candidate, CANDIDATE_URI,
                          lambda urls, weights: {"stable": good(), "candidate": worse},
