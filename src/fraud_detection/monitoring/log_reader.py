@@ -43,17 +43,23 @@ def read_window(log_dir: Path, start: datetime, end: datetime) -> LogWindow:
 
 
 def read_labels(labels_dir: Path) -> pd.DataFrame:
-    """Delayed ground truth: `transaction_id`, `is_fraud` from `*.jsonl` (bad lines skipped)."""
+    """Delayed ground truth from `*.jsonl` (bad lines skipped): `transaction_id`, `is_fraud`,
+    and `label_available_at` (when the label became known; NaT where a line does not say)."""
     rows = []
     for path in sorted(labels_dir.glob("*.jsonl")) if labels_dir.exists() else []:
         for line in path.open(errors="replace"):
             try:
                 item = json.loads(line)
                 rows.append({"transaction_id": str(item["transaction_id"]),
-                             "is_fraud": int(item["is_fraud"])})  # fmt: skip
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                             "is_fraud": int(item["is_fraud"]),
+                             "label_available_at": item.get("label_available_at")})  # fmt: skip
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 continue
-    return pd.DataFrame(rows, columns=["transaction_id", "is_fraud"])
+    frame = pd.DataFrame(rows, columns=["transaction_id", "is_fraud", "label_available_at"])
+    frame["label_available_at"] = pd.to_datetime(
+        frame["label_available_at"], utc=True, errors="coerce"
+    )
+    return frame
 
 
 def _partitions(log_dir: Path, start: datetime, end: datetime) -> list[Path]:
@@ -88,5 +94,6 @@ def _meta(record: dict[str, Any], scored_at: datetime) -> dict[str, Any]:
         "model_version": record["model_version"],
         "transaction_id": None if record.get("transaction_id") is None
         else str(record["transaction_id"]),
+        "customer_id": record.get("customer_id"),
         "scored_at": scored_at,
     }  # fmt: skip

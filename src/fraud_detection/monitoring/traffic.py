@@ -15,15 +15,20 @@ from fraud_detection.rollout.traffic import Client, payloads
 
 
 def fresh_transactions(settings: Settings, drift: DriftSpec, rows: int, seed: int) -> pd.DataFrame:
-    """`rows` transactions of the day after the history by the same customers (same seed, so
-    the same habits), sampled across the whole day so that hours of day keep their distribution.
+    """About `rows` transactions of the day after the history by the same customers (same seed,
+    so the same habits): every transaction of a random sample of cards, across the whole day.
 
+    Whole cards, not rows: a card's velocity counts its earlier transactions, so dropping some
+    of a card's day would lower its counts against the reference's, a shift the monitor sees.
     The day follows the history's end, not the clock, so pinned settings give the same traffic
     on any day."""
     day = settings.data.end_timestamp().date() + timedelta(days=1)
     data = settings.data.model_copy(update={"end": day, "days": 1})
     generated = generate(data, drift).transactions
-    frame = generated.sample(min(rows, len(generated)), random_state=seed)
+    cards = generated["customer_id"].drop_duplicates().sample(frac=1.0, random_state=seed)
+    per_card = generated.groupby("customer_id").size().reindex(cards)
+    kept = per_card.index[(per_card.cumsum() - per_card) < rows]
+    frame = generated[generated["customer_id"].isin(kept)]
     frame = frame.sort_values("event_timestamp", ignore_index=True)
     frame["transaction_id"] = [f"live-{seed}-{i}" for i in range(len(frame))]
     return frame

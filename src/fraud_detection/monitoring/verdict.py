@@ -1,9 +1,13 @@
 """The monitoring verdict: a status, its reasons, and a distinct exit code per status.
 
-ok                 0   nothing to do
-drift             10   inputs or prediction drifted beyond the limit: retrain
-quality           11   PR-AUC on labelled traffic fell beyond the limit: retrain
+ok                 0   every check passed (or was skipped for too few rows)
+drift             10   an input, the prediction, the decline rate, a score quantile or a
+                       segment's decline rate left the reference's distribution: retrain
+quality           11   PR-AUC on matured labels fell more than the limit below the reference's,
+                       beyond its confidence bound: retrain
 insufficient_data 12   too few scored rows in the window to judge (not an error)
+
+The checks and how the false-alarm budget is split among them: `monitoring.checks`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from fraud_detection.config import MonitorSettings
+from fraud_detection.monitoring.checks import DRIFT_FAMILIES, Check, Judgement
 
 Status = Literal["ok", "drift", "quality", "insufficient_data"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "drift": 10, "quality": 11, "insufficient_data": 12}
@@ -37,30 +42,27 @@ class Verdict:
 
 
 def decide(
-    rows: int, skipped: int, drift: dict[str, Any] | None, quality: dict[str, Any] | None,
-    limits: MonitorSettings,
-) -> Verdict:  # fmt: skip
-    if rows < limits.min_rows or drift is None:
+    rows: int, skipped: int, judgement: Judgement | None, limits: MonitorSettings
+) -> Verdict:
+    """The window's status from its checks: quality before drift (a model that got worse is
+    the stronger reason), each failed check named with its p-value and level."""
+    if rows < limits.min_rows or judgement is None:
         return Verdict("insufficient_data",
                        [f"{rows} scored rows in the window; at least {limits.min_rows} needed"],
                        rows, skipped)  # fmt: skip
-    reasons: list[str] = []
-    status: Status = "ok"
-    if quality and quality.get("status") == "evaluated":
-        drop = quality["reference_pr_auc"] - quality["pr_auc"]
-        if drop > limits.max_pr_auc_drop:
-            status = "quality"
-            reasons.append(
-                f"PR-AUC {quality['pr_auc']:.3f} on {quality['rows_labelled']} labelled rows, "
-                f"{drop:.3f} below the reference (limit {limits.max_pr_auc_drop:.3f})"
-            )
-    if drift["drifted_share"] > limits.max_drifted_share:
-        status = "drift" if status == "ok" else status
-        reasons.append(
-            f"{drift['drifted_share']:.0%} of input columns drifted "
-            f"({', '.join(drift['drifted_columns'])}; limit {limits.max_drifted_share:.0%})"
-        )
-    prediction = drift.get("prediction_drift") or {}
-    if prediction.get("drifted"):
-        reasons.append(f"the prediction drifted ({prediction['method']})")
+    quality = judgement.failed(("quality",))
+    drift = judgement.failed(DRIFT_FAMILIES)
+    status: Status = "quality" if quality else "drift" if drift else "ok"
+    reasons = [_reason(c) for c in (*quality, *drift)]
     return Verdict(status, reasons or ["within limits"], rows, skipped)
+
+
+def _reason(check: Check) -> str:
+    if check.family == "quality":
+        return f"quality: {check.detail}"
+    where = ""
+    if check.observed is not None:
+        where = (f" ({check.observed:.4g} outside {check.lower_limit:.4g}-"
+                 f"{check.upper_limit:.4g})")  # fmt: skip
+    return (f"{check.family} {check.name}: {check.method} p={check.p_value:.2g} <= "
+            f"alpha {check.alpha:.2g}{where}")  # fmt: skip

@@ -21,8 +21,9 @@ from fraud_detection.config import Settings
 from fraud_detection.jobs import monitor as monitor_job
 from fraud_detection.jobs import publish
 from fraud_detection.jobs.events import Event, Notice, Retraining, RetrainOutcome
-from fraud_detection.monitoring import control_limits
+from fraud_detection.monitoring import checks, control_limits
 from fraud_detection.monitoring.alert_receiver import read_notifications, receiving
+from fraud_detection.monitoring.checks import rate_test
 from fraud_detection.monitoring.job import MonitorResult, prometheus
 from fraud_detection.monitoring.push import URL_VARIABLE, Pushgateway
 from fraud_detection.monitoring.verdict import Verdict
@@ -46,10 +47,12 @@ def _outside(text: str, name: str, label: str = "") -> bool:
 
 
 def test_windows_drawn_like_the_reference_rarely_leave_their_control_limits() -> None:
-    """200 seeded windows of 1,000 rows from the reference's distribution: three standard errors
-    put about 0.3 % outside each limit pair; allow 1.5 %, far below a shifted window's 100 %."""
+    """200 seeded windows of 1,000 rows from the reference's distribution: each limit pair is an
+    exact test at its share of the 1 % budget (0.15 % for the decline rate, 0.05 % per
+    quantile), so about 0.3 windows of 200 are outside; allow 1.5 %, far below a shifted
+    window's 100 %."""
     names = [("fraud_monitor_decline_rate", "")] + [
-        ("fraud_monitor_score_quantile", f'{{quantile="{q:g}"}}') for q in control_limits.QUANTILES
+        ("fraud_monitor_score_quantile", f'{{quantile="{q:g}"}}') for q in checks.QUANTILES
     ]
     outside = dict.fromkeys(names, 0)
     for seed in range(200):
@@ -74,10 +77,17 @@ def test_a_shifted_window_leaves_its_control_limits() -> None:
     )
 
 
-def test_the_limits_follow_the_binomial_standard_error() -> None:
-    low, high = control_limits.decline_limits(0.1, 900)
-    assert (low, high) == pytest.approx((0.07, 0.13))  # 3 * sqrt(0.1 * 0.9 / 900) = 0.03
-    assert control_limits.decline_limits(0.0, 10) == (0.0, 0.0)
+def test_the_limits_are_the_decline_rate_tests_band() -> None:
+    """The gauges' limits are the band of the check's own exact test (reference uncertainty
+    included), so Prometheus and the verdict agree on what is out of control."""
+    rng = np.random.default_rng(1)
+    reference, window = rng.beta(1, 12, 20_000), rng.beta(1, 12, 900)
+    text = control_limits.control_metrics(window, reference, threshold=0.2)
+    _, low, high = rate_test(int((window >= 0.2).sum()), 900, int((reference >= 0.2).sum()),
+                             20_000, control_limits.DECLINE_ALPHA)  # fmt: skip
+    assert _sample(text, "fraud_monitor_decline_rate_lower_limit") == pytest.approx(low, 1e-5)
+    assert _sample(text, "fraud_monitor_decline_rate_upper_limit") == pytest.approx(high, 1e-5)
+    assert low < float((reference >= 0.2).mean()) < high
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,8 @@ from fraud_detection.data.generate import DriftSpec, generate
 from fraud_detection.errors import MonitoringError
 from fraud_detection.features.aggregates import customer_transaction_stats
 from fraud_detection.features.derived import model_frame
-from fraud_detection.monitoring.log_reader import read_window
+from fraud_detection.monitoring.checks import CheckLimits, Judgement, Reference, judge
+from fraud_detection.monitoring.log_reader import read_labels, read_window
 from fraud_detection.monitoring.reports import drift_report, quality_report
 from fraud_detection.monitoring.verdict import decide
 
@@ -64,6 +64,11 @@ def columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in ("prediction", "is_fraud", "transaction_id")]
 
 
+def judged(reference: pd.DataFrame, current: pd.DataFrame, **limits: int) -> Judgement:
+    return judge(Reference.of(reference, columns(reference), 0.5), current, columns(reference),
+                 CheckLimits(**limits))  # fmt: skip
+
+
 def test_corrupt_and_partial_records_are_skipped_and_counted(tmp_path: Path) -> None:
     write_log(tmp_path, inputs(seed=8).head(50),
               ("{not json", '{"scored_at": "2026-01-01T11:00:00+00:00"}', "[1, 2]",
@@ -78,25 +83,33 @@ def test_records_outside_the_window_are_left_out(tmp_path: Path) -> None:
     assert read_window(tmp_path, NOW - timedelta(minutes=1), NOW).frame.empty
 
 
-def test_same_distribution_is_not_drift(reference: pd.DataFrame, tmp_path: Path) -> None:
-    current = inputs(seed=8)
-    summary = drift_report(reference, current, columns(reference), 0.3, tmp_path)
-    verdict = decide(len(current), 0, summary, None, LIMITS)
-    assert verdict.status == "ok", summary["drifted_columns"]
+def test_same_distribution_is_not_drift(tmp_path: Path) -> None:
+    """Reference and window: two random halves of one population's traffic."""
+    traffic = inputs(seed=8)
+    reference = traffic.sample(frac=0.5, random_state=0)
+    current = traffic.drop(index=reference.index)
+    judgement = judged(reference, current)
+    summary = drift_report(reference, current, columns(reference), 0.3, tmp_path, judgement)
+    verdict = decide(len(current), 0, judgement, LIMITS)
+    assert verdict.status == "ok", verdict.reasons
+    assert summary["drifted_columns"] == [] and summary["prediction_drift"]["drifted"] is False
     assert "<html" in (tmp_path / "drift.html").read_text()[:2000].lower()
     assert json.loads((tmp_path / "drift.json").read_text())["rows_current"] == len(current)
 
 
 def test_shifted_amounts_and_distances_are_drift(reference: pd.DataFrame, tmp_path: Path) -> None:
     current = inputs(DriftSpec(amount_scale=3, distance_scale=4, night_share=0.4), seed=8)
-    summary = drift_report(reference, current, columns(reference), 0.3, tmp_path)
-    verdict = decide(len(current), 0, summary, None, LIMITS)
+    judgement = judged(reference, current)
+    summary = drift_report(reference, current, columns(reference), 0.3, tmp_path, judgement)
+    verdict = decide(len(current), 0, judgement, LIMITS)
     assert verdict.status == "drift" and verdict.exit_code == 10 and verdict.retrain
     assert {"amount", "distance_from_home_km"} <= set(summary["drifted_columns"])
+    per_column = summary["per_column"]["amount"]
+    assert per_column["method"] == "Kolmogorov-Smirnov" and per_column["score"] < 1e-6
 
 
 def test_too_few_rows_is_insufficient_data_not_an_error() -> None:
-    verdict = decide(3, 0, None, None, LIMITS)
+    verdict = decide(3, 0, None, LIMITS)
     assert verdict.status == "insufficient_data" and verdict.exit_code == 12
     assert not verdict.retrain
 
@@ -127,8 +140,21 @@ def test_quality_loss_on_labelled_traffic_calls_for_retraining(
     current = inputs(seed=8)
     rng = np.random.default_rng(0)
     guessing = current.assign(prediction=rng.random(len(current)))
-    drift: dict[str, Any] = {"drifted_share": 0.0, "drifted_columns": [], "prediction_drift": None}
-    quality = quality_report(guessing, reference, 0.5, tmp_path)
-    verdict = decide(len(current), 0, drift, quality, LIMITS)
+    judgement = judged(reference, guessing, min_fraud_labels=3)
+    (check,) = judgement.of("quality")
+    quality = quality_report(guessing, reference, 0.5, tmp_path, check)
+    verdict = decide(len(current), 0, judgement, LIMITS)
     assert verdict.status == "quality" and verdict.exit_code == 11
-    assert "PR-AUC" in verdict.reasons[0]
+    assert verdict.reasons[0].startswith("quality: PR-AUC drop")
+    assert quality["check"]["status"] == "fail"
+
+
+def test_labels_are_read_with_when_they_became_known(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        '{"transaction_id": "t1", "is_fraud": 1, "label_available_at": "2026-01-02T00:00:00Z"}\n'
+        '{"transaction_id": "t2", "is_fraud": 0}\n{not json\n'
+    )
+    labels = read_labels(tmp_path)
+    assert labels["transaction_id"].tolist() == ["t1", "t2"]
+    assert str(labels["label_available_at"].iloc[0]) == "2026-01-02 00:00:00+00:00"
+    assert pd.isna(labels["label_available_at"].iloc[1])
