@@ -16,7 +16,8 @@ CLI := $(BIN)/$(PROJECT_SLUG)
 PYTEST_ARGS ?=
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
-        tools test test-slow lint format bench bench-serving bench-model bench-features bench-monitoring bench-load monitor lock clean \
+        tools test test-slow lint format bench bench-serving bench-model bench-features bench-world bench-monitoring bench-load monitor lock clean \
+        backtest bench-backtest bench-monitor-detection bench-gate bench-canary \
         observe cluster-logs promote rollback
 # >>> kind
 .PHONY: kind-up kind-down images deploy e2e verify-cluster
@@ -45,6 +46,9 @@ feast-materialize: $(INSTALLED) ## Load new feature values online with the Feast
 
 train: $(INSTALLED) ## Run the training pipeline locally with kfp.local
 	$(CLI) train
+
+backtest: $(INSTALLED) ## Replay split, fit and holdout at 3 past cutoffs: PR-AUC and recall at the FPR budget, mean ± SD
+	$(CLI) backtest
 
 pipeline: $(INSTALLED) ## Compile the training pipeline to pipelines/compiled/training_pipeline.yaml
 	$(CLI) compile
@@ -100,8 +104,23 @@ bench-model: $(INSTALLED) ## Model runtimes side by side: scikit-learn, treelite
 bench-features: $(INSTALLED) ## PR-AUC of a replayed week: real-time velocity against stale batch aggregates
 	$(BIN)/python bench/feature_freshness.py
 
+bench-world: $(INSTALLED) ## How hard the synthetic world is: prevalence, single-feature AUCs, model PR-AUC (95 % CI), costs
+	$(BIN)/python bench/world.py
+
+bench-backtest: $(INSTALLED) ## Delayed labels on the default data: holdout fraud labelled with and without the gap; the backtest
+	$(BIN)/python bench/backtest.py
+
+bench-gate: $(INSTALLED) ## The gate's clustered bootstrap on the default holdout: noise, time, old rule vs new
+	$(BIN)/python bench/gate_bootstrap.py
+
+bench-canary: $(INSTALLED) ## The canary's probe noise on the default data: five reseeded retrains, a worse model
+	$(BIN)/python bench/canary_noise.py
+
 bench-monitoring: $(INSTALLED) ## Time the drift job at 100k and 1M logged rows
 	$(BIN)/python bench/monitoring_job.py
+
+bench-monitor-detection: $(INSTALLED) ## Monitor false alarms and detections: 200 windows per shift at two sizes, Wilson intervals
+	$(BIN)/python bench/monitor_detection.py
 
 bench-load: $(INSTALLED) ## Bounded load on the local service: throughput, p50/p99, errors
 	$(BIN)/python bench/load.py

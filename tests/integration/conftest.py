@@ -15,8 +15,16 @@ from fraud_detection.config import DataSettings, Settings
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Small but enough for a 25-day train / 5-day validation / 10-day holdout split.
-SMALL_DATA = {"n_customers": 400, "days": 40}
+# Small but enough for a 23-day train / 5-day validation / 10-day holdout split, labels known
+# within two days (a 30-day maturity would leave 10 matured days of 40; the delay itself is
+# tested in tests/unit/training/test_delayed_labels.py and bench/backtest.py). Fraud at 2.5 %
+# instead of the default 0.3 %: these tests check that the stages work together and decide as
+# they should, so their holdout must hold enough fraud to decide on (about 180 frauds on 55
+# cards; at 0.3 % it would be about 20 on 8 cards, too few for any comparison to conclude).
+SMALL_DATA = {
+    "n_customers": 400, "days": 40, "fraud_rate": 0.025,
+    "labels": {"fraud_delay_median_days": 0.5, "maturity_days": 2},
+}  # fmt: skip
 # The generated history ends on a fixed day, so that a commit trains the same models and reaches
 # the same decisions on any day. FRAUD_DATA__END picks another day (to check that the tests do
 # not depend on one); the demo alone ends its history today.

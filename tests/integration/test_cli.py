@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pandas as pd
@@ -148,8 +149,11 @@ def test_the_demo_runs_every_stage(new_workspace: Callable[..., Settings]) -> No
     """`make demo`'s command on a fresh workspace (the tests' small pinned history), piped: every
     stage runs or says why it is skipped, the output is plain, and it exits 0."""
     settings = new_workspace()
+    labels = cast(dict[str, float], SMALL_DATA["labels"])
     env = {**environment(columns=120), "FRAUD_DATA__N_CUSTOMERS": str(SMALL_DATA["n_customers"]),
-           "FRAUD_DATA__DAYS": str(SMALL_DATA["days"])}  # fmt: skip
+           "FRAUD_DATA__DAYS": str(SMALL_DATA["days"]),
+           "FRAUD_DATA__FRAUD_RATE": str(SMALL_DATA["fraud_rate"]),
+           **{f"FRAUD_DATA__LABELS__{k.upper()}": str(v) for k, v in labels.items()}}  # fmt: skip
     result = subprocess.run(
         command(settings, "demo"), capture_output=True, text=True, timeout=1800, env=env
     )

@@ -25,7 +25,8 @@ GOLDEN = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "train
 # Everything the pipeline takes that is not a settings section: where the workspace is, the
 # fingerprints and commit of a run, and the rollout target.
 RUN_PARAMETERS = {"workspace", "data_fingerprint", "features_fingerprint", "git_sha", "promote",
-                  "rollout", "isvc_name", "namespace", "model_storage_prefix"}  # fmt: skip
+                  "rollout", "isvc_name", "namespace", "model_storage_prefix",
+                  "pushgateway_url"}  # fmt: skip
 # The steps that read each section.
 READERS = {
     "identity": {"ingest-data", "build-training-set", "evaluate-model", "validation-gate",

@@ -12,7 +12,7 @@ from fraud_detection.config import DataSettings, Settings
 
 def test_defaults_describe_the_demo() -> None:
     settings = Settings()
-    assert settings.data.n_customers == 2_000
+    assert settings.data.n_customers == 4_000
     assert settings.gate.target_fpr == 0.01
     assert settings.paths.registry == Path.cwd().resolve() / "artifacts" / "registry"
 

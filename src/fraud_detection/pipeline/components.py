@@ -99,19 +99,21 @@ def train_model(
     gate_settings: dict,  # type: ignore[type-arg]
     model: Output[Model],
 ) -> None:
-    """Fit the classifier on the train split and pick its threshold on the validation split
-    (for the gate's FPR budget)."""
+    """Fit the classifier on the train split; calibrate it and pick its threshold on the
+    validation split (the cheapest within the gate's FPR budget)."""
     from pathlib import Path
 
     from fraud_detection.pipeline import parameters
     from fraud_detection.training import steps
 
+    gate = parameters.gate(gate_settings)
     summary = steps.train(
         Path(training_set.path),
         tuple(looked_up),
         parameters.training(training_settings),
-        parameters.gate(gate_settings).target_fpr,
+        gate.target_fpr,
         Path(model.path),
+        gate.false_alarm_cost,
     )
     model.metadata.update({**summary, "framework": "scikit-learn"})
 
@@ -164,6 +166,7 @@ def evaluate_model(
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
 def validation_gate(
+    model: Input[Model],
     evaluation: Input[Artifact],
     training_set: Input[Dataset],
     workspace: str,
@@ -172,7 +175,8 @@ def validation_gate(
     gate_settings: dict,  # type: ignore[type-arg]
     decision: Output[Artifact],
 ) -> bool:
-    """Absolute floors plus champion/challenger against the production model.
+    """Absolute floors, the operating point at the model's threshold, and champion/challenger
+    against the production model (a paired, customer-clustered bootstrap on the same holdout).
 
     Returns whether the candidate passed (a single bool output: `kfp.local` resolves `dsl.If`
     conditions on a task's main output); the full decision is the `decision` artifact.
@@ -187,6 +191,7 @@ def validation_gate(
 
     registry = Paths(Path(workspace)).registry
     result = steps.gate(
+        Path(model.path),
         json.loads(Path(evaluation.path).read_text()),
         Path(training_set.path),
         parameters.training(training_settings),

@@ -107,6 +107,7 @@ def training_pipeline(
     # Its report draws production's curves, and production changes between runs.
     evaluate.set_caching_options(False)
     gate = validation_gate(
+        model=train.outputs["model"],
         evaluation=evaluate.outputs["evaluation"],
         training_set=dataset.outputs["training_set"],
         workspace=workspace,

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fraud_detection.config import GateSettings, IngestSettings, TrainingSettings
@@ -20,8 +21,10 @@ from fraud_detection.data.io import load_transactions, read_parquet, write_parqu
 from fraud_detection.errors import TrainingError
 from fraud_detection.registry import ModelRegistry, RegisteredModel
 from fraud_detection.registry.local import REPORT_FILE
-from fraud_detection.training.evaluate import Evaluation, evaluate, threshold_at_fpr
-from fraud_detection.training.gate import GateDecision, decide
+from fraud_detection.training.calibration import fit_calibrator
+from fraud_detection.training.cost import choose_threshold
+from fraud_detection.training.evaluate import Evaluation, evaluate, evaluate_frame
+from fraud_detection.training.gate import GateDecision, Holdout, HoldoutScores, decide
 from fraud_detection.training.model import FraudModel, fit
 from fraud_detection.training.report import ReportInputs, write_report
 from fraud_detection.training.report_figures import Scored
@@ -29,6 +32,9 @@ from fraud_detection.training.split import require_both_classes, time_split
 
 REFERENCE_ROWS = 20_000  # rows of the holdout kept with the model as the monitoring reference
 REFERENCE_FILE = "reference.parquet"  # beside each version's model card
+# The whole holdout (labelled, point-in-time rows), beside the card: the canary's probe set
+# (`rollout.probe`), which needs more fraud than the monitoring reference keeps.
+PROBE_FILE = "probe.parquet"
 
 
 def ingest(
@@ -93,30 +99,75 @@ def build_training_set(
 
 def train(
     training_set_path: Path, looked_up: tuple[str, ...], params: TrainingSettings,
-    target_fpr: float, model_path: Path,
+    target_fpr: float, model_path: Path, false_alarm_cost: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Fit on the train split; pick the decision threshold on the validation split.
+    """Fit on the train split; on the validation split, fit the calibrator and pick the
+    decision threshold on the calibrated scores: the cheapest (missed fraud amount plus
+    `false_alarm_cost` per false alarm) whose false-positive rate stays within `target_fpr`.
+
+    Calibrator and threshold share the validation rows: the default calibrator (Platt) is
+    strictly increasing, so it leaves the validation ranking, hence every threshold's flagged
+    set and cost there, as they were; a held-apart slice would only halve the frauds each fit
+    sees (docs/design.md, "Calibrated scores and a threshold chosen by cost").
 
     Args:
         looked_up: The feature-store features in the training set (from `build_training_set`).
+        false_alarm_cost: What a false alarm costs; default `GateSettings().false_alarm_cost`.
     """
     frame = read_parquet(training_set_path)
     missing = [name for name in looked_up if name not in frame.columns]
     if missing:
         raise TrainingError(f"training set {training_set_path} lacks features {missing}")
-    split = time_split(frame, params.holdout_days, params.validation_days)
+    if false_alarm_cost is None:
+        false_alarm_cost = GateSettings().false_alarm_cost
+    split = time_split(
+        frame, params.holdout_days, params.validation_days,
+        label_gap_days=params.label_gap_days, cutoff=params.label_cutoff,
+    )  # fmt: skip
     model = fit(split.train, tuple(looked_up), params)
-    validation_scores = model.score(split.validation)
-    model.threshold = threshold_at_fpr(
-        split.validation[LABEL].to_numpy(), validation_scores, target_fpr
-    )
+    validation = split.validation
+    labels = validation[LABEL].to_numpy()
+    raw = model.score(validation)  # no calibrator yet: the trees' probability
+    calibration = _fit_calibration(model, raw, labels, params)
+    choice = choose_threshold(
+        labels, model.calibrate(raw), validation["amount"].to_numpy(dtype=float),
+        false_alarm_cost, target_fpr,
+    )  # fmt: skip
+    model.threshold = choice.threshold
+    # The calibration the threshold's scale comes from, with the reason when it was skipped.
+    model.threshold_choice = {**choice.to_dict(), "calibration": calibration}
     model.save(model_path)
     return {
         "train_rows": len(split.train),
         "threshold": model.threshold,
+        "threshold_choice": model.threshold_choice,
+        "calibration": calibration,
         "params": params.model_dump(),
         "window": split.window(),
     }
+
+
+def _fit_calibration(
+    model: FraudModel, raw: np.ndarray, labels: np.ndarray, params: TrainingSettings
+) -> dict[str, Any]:
+    """Give `model` the calibrator `params.calibration` asks for, fitted on the validation
+    window; what was fitted, for the training summary.
+
+    A window too thin to calibrate on (too few frauds, or frauds scored below the legitimate
+    rows) leaves the model uncalibrated rather than failing the run: its threshold is then
+    chosen on the trees' own scale, so decisions stay consistent, and the model card says why.
+    """
+    try:
+        model.calibrator = fit_calibrator(raw, labels, params.calibration)
+    except TrainingError as exc:
+        model.calibrator = None
+        return {"method": "none", "requested": params.calibration, "reason": str(exc)}
+    return _calibration(model)
+
+
+def _calibration(model: FraudModel) -> dict[str, Any]:
+    """What the model's calibrator is, for the model card."""
+    return {"method": "none"} if model.calibrator is None else model.calibrator.describe()
 
 
 def evaluate_model(
@@ -125,24 +176,43 @@ def evaluate_model(
     """Metrics of the model on the holdout split."""
     model = FraudModel.load(model_path)
     holdout = _holdout(training_set_path, params)
-    return evaluate(holdout[LABEL].to_numpy(), model.score(holdout), model.threshold, target_fpr)
+    return evaluate_frame(
+        holdout, model.score(holdout), model.threshold, target_fpr, params.alerts_per_day
+    )
 
 
 def gate(
-    evaluation: dict[str, Any], training_set_path: Path, params: TrainingSettings,
-    registry: ModelRegistry, thresholds: GateSettings,
+    model_path: Path, evaluation: dict[str, Any], training_set_path: Path,
+    params: TrainingSettings, registry: ModelRegistry, thresholds: GateSettings,
 ) -> GateDecision:  # fmt: skip
-    """Compare the candidate with the floors and with production on the same holdout."""
-    candidate = {k: float(v) for k, v in evaluation.items() if isinstance(v, int | float)}
+    """Judge the candidate on the holdout: the floors, its operating point at its deployed
+    threshold, and a paired, customer-clustered comparison with production on the same holdout
+    rows (`training.gate.decide`).
+
+    Args:
+        model_path: The candidate (its holdout scores and deployed threshold).
+        evaluation: Its holdout metrics (`evaluate_model`).
+    """
+    metrics = {k: float(v) for k, v in evaluation.items() if isinstance(v, int | float)}
+    holdout = _holdout(training_set_path, params)
+    model = FraudModel.load(model_path)
+    rows = Holdout(
+        labels=holdout[LABEL].to_numpy(),
+        customers=holdout["customer_id"].to_numpy(),
+        days=float(params.holdout_days),
+    )
+    candidate = HoldoutScores(metrics, model.score(holdout), model.threshold)
     champion = registry.production()
     if champion is None:
-        return decide(candidate, thresholds)
-    holdout = _holdout(training_set_path, params)
+        return decide(candidate, rows, thresholds)
     scored = _champion_scored(champion, holdout)
     champion_eval = evaluate(
         holdout[LABEL].to_numpy(), scored.scores, scored.threshold, thresholds.target_fpr
     )
-    return decide(candidate, thresholds, champion_eval.metrics(), champion.version)
+    production = HoldoutScores(
+        champion_eval.metrics(), scored.scores, scored.threshold, champion.version
+    )
+    return decide(candidate, rows, thresholds, production)
 
 
 def write_evaluation_report(
@@ -202,6 +272,11 @@ def register(
         "metrics": {k: v for k, v in evaluation.items() if isinstance(v, int | float)},
         "gate": decision,
         "threshold": model.threshold,
+        # How the threshold was chosen on the validation window, and the calibrated scores'
+        # reliability on the holdout (observed fraud rate per score bin, Wilson intervals).
+        "threshold_choice": model.threshold_choice,
+        "calibration": (model.threshold_choice or {}).get("calibration", _calibration(model)),
+        "reliability": evaluation.get("reliability", []),
         "features": model.feature_columns,
         "feature_store_features": list(model.looked_up),
         # Serving reads the features of this service, whatever service is current then.
@@ -211,7 +286,10 @@ def register(
     }
     with tempfile.TemporaryDirectory() as tmp:
         reference_path = write_parquet(reference, Path(tmp) / REFERENCE_FILE)
-        extra = {REFERENCE_FILE: reference_path}
+        extra = {
+            REFERENCE_FILE: reference_path,
+            PROBE_FILE: write_parquet(holdout, Path(tmp) / PROBE_FILE),
+        }
         if report_path is not None:
             extra[REPORT_FILE] = report_path
         registered = registry.register(model_path, card, extra)
@@ -225,7 +303,10 @@ def register(
 
 def _holdout(training_set_path: Path, params: TrainingSettings) -> pd.DataFrame:
     frame = read_parquet(training_set_path)
-    return time_split(frame, params.holdout_days, params.validation_days).holdout
+    return time_split(
+        frame, params.holdout_days, params.validation_days,
+        label_gap_days=params.label_gap_days, cutoff=params.label_cutoff,
+    ).holdout  # fmt: skip
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
