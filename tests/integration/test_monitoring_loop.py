@@ -10,6 +10,7 @@ import pytest
 
 from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec
+from fraud_detection.data.io import read_parquet
 from fraud_detection.jobs.retrain import Embedded, start_retraining
 from fraud_detection.monitoring import traffic
 from fraud_detection.monitoring.job import run_monitor
@@ -21,9 +22,22 @@ from fraud_detection.serving.model_store import save_to_bentoml
 pytestmark = pytest.mark.integration
 
 
+def reset_card_events(settings: Settings) -> None:
+    """The card events as the history left them. The workspace is shared: other tests score
+    transactions of the same day through it, and every scored transaction counts in its card's
+    velocity, which the monitor would rightly see as drift in the 24-hour counts."""
+    from fraud_detection.features import store as feature_store
+
+    store = feature_store.open_store(settings.paths.feature_repo)
+    transactions = read_parquet(settings.paths.transactions)
+    end = settings.data.end_timestamp()
+    feature_store.backfill_card_events(store, transactions, end, replace=True)
+
+
 def serve_and_log(settings: Settings, out: Path, drift: DriftSpec) -> Path:
     production = ModelRegistry(settings.paths.registry, settings.model_name).production()
     assert production is not None
+    reset_card_events(settings)
     log_dir = out / "log"
     with local_server.serve(
         project_root=settings.paths.root, bentoml_home=settings.paths.bentoml_home,
