@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from fraud_detection.config import DataSettings, TrainingSettings
 from fraud_detection.data.generate import generate
@@ -45,6 +44,7 @@ from fraud_detection.features.aggregates import (
 )
 from fraud_detection.features.card_events import SQLiteCardEvents, event
 from fraud_detection.features.velocity import VELOCITY_FEATURES, micros, velocity_features
+from fraud_detection.training import bootstrap
 from fraud_detection.training.model import fit
 
 END = date(2026, 3, 2)
@@ -90,20 +90,10 @@ def served_velocity(history: pd.DataFrame, week: pd.DataFrame, directory: Path) 
 def pr_auc_with_interval(
     labels: np.ndarray, scores: np.ndarray, customers: np.ndarray
 ) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    groups = pd.Series(np.arange(len(labels))).groupby(customers).indices
-    members = list(groups.values())
-    estimates = []
-    for _ in range(RESAMPLES):
-        picked = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        if labels[picked].any():
-            estimates.append(average_precision_score(labels[picked], scores[picked]))
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return {
-        "pr_auc": float(average_precision_score(labels, scores)),
-        "low": float(low),
-        "high": float(high),
-    }
+    """PR-AUC and its 95 % percentile interval over `RESAMPLES` customer-clustered resamples."""
+    found = bootstrap.clustered_metric(labels, scores, customers, bootstrap.pr_auc, RESAMPLES)
+    low, high = found.interval(0.95)
+    return {"pr_auc": found.estimate, "low": low, "high": high}
 
 
 def main() -> None:

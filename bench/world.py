@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from fraud_detection.config import DataSettings, Settings, TrainingSettings
 from fraud_detection.data.contract import LABEL
@@ -47,6 +47,7 @@ from fraud_detection.data.io import read_parquet
 from fraud_detection.features.aggregates import PROFILE_FEATURES
 from fraud_detection.features.velocity import VELOCITY_FEATURES
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
+from fraud_detection.training import bootstrap
 from fraud_detection.training.model import fit
 from fraud_detection.training.split import time_split
 
@@ -70,19 +71,9 @@ def pr_auc_with_interval(
     labels: np.ndarray, scores: np.ndarray, customers: np.ndarray
 ) -> dict[str, float]:
     """PR-AUC and its 95 % percentile interval over `RESAMPLES` customer-clustered resamples."""
-    rng = np.random.default_rng(0)
-    members = list(pd.Series(np.arange(len(labels))).groupby(customers).indices.values())
-    estimates = []
-    for _ in range(RESAMPLES):
-        picked = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        if labels[picked].any():
-            estimates.append(average_precision_score(labels[picked], scores[picked]))
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return {
-        "pr_auc": round(float(average_precision_score(labels, scores)), 4),
-        "low": round(float(low), 4),
-        "high": round(float(high), 4),
-    }
+    found = bootstrap.clustered_metric(labels, scores, customers, bootstrap.pr_auc, RESAMPLES)
+    low, high = found.interval(0.95)
+    return {"pr_auc": round(found.estimate, 4), "low": round(low, 4), "high": round(high, 4)}
 
 
 def model_figures(

@@ -197,6 +197,22 @@ def paired_differences(
     return _resampled(differences, n_clusters, resamples, seed)
 
 
+def clustered_metric(
+    labels: np.ndarray, scores: np.ndarray, clusters: np.ndarray, metric: CurveMetric,
+    resamples: int = 1_000, seed: int = 0,
+) -> Resampled:  # fmt: skip
+    """One model's `metric` on the holdout as it is and on each cluster bootstrap resample
+    (the draws `paired_differences` makes for the same arguments)."""
+    labels = np.asarray(labels)
+    _check_rows(labels, scores, clusters)
+    cluster, n_clusters = cluster_index(clusters)
+    weighted = _Weighted(labels, scores, cluster, n_clusters)
+    found = _resampled(
+        lambda draws: {"metric": metric(weighted.curves(draws))}, n_clusters, resamples, seed
+    )
+    return found["metric"]
+
+
 def weighted_metric(
     labels: np.ndarray, scores: np.ndarray, clusters: np.ndarray, draws: np.ndarray,
     metric: CurveMetric,

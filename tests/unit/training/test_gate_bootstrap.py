@@ -276,3 +276,15 @@ def test_the_summary_prints_each_check_with_its_interval(tmp_path: Path) -> None
     assert f"[{low:+.4f}, {high:+.4f}]" in text and "95% interval" in text
     assert "pr_auc - champion v1 >= -0.020" in text and "alerts_per_day <= 150" in text
     assert "1000 resamples (seed 0) of 1000 customers" in text
+
+
+def test_one_models_metric_is_sklearns_on_the_holdout_and_its_interval_covers_it() -> None:
+    rng = np.random.default_rng(4)
+    labels = (rng.random(3_000) < 0.05).astype(int)
+    scores = np.clip(labels * 0.3 + rng.random(3_000), 0, None)
+    customers = rng.integers(0, 300, 3_000)
+    found = bootstrap.clustered_metric(labels, scores, customers, bootstrap.pr_auc, 400, seed=1)
+    assert found.estimate == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+    low, high = found.interval(0.95)
+    assert low < found.estimate < high
+    assert found.draws.shape == (400,) and found.undefined == 0
