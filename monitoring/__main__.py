@@ -20,6 +20,7 @@ from fraud_detection.errors import FraudDetectionError
 from fraud_detection.jobs.events import Event, MonitorVerdict, Notice, Retraining
 from fraud_detection.jobs.monitor import monitor
 from fraud_detection.jobs.retrain import OnCluster
+from fraud_detection.process_exit import exit_with
 
 
 def main() -> int:
@@ -48,4 +49,4 @@ def _log(event: Event) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -1,5 +1,3 @@
-import sys
+from fraud_detection.cli import run
 
-from fraud_detection.cli import main
-
-sys.exit(main())
+run()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -38,11 +38,17 @@ from fraud_detection.jobs.events import (
     StageDone,
     TrainingRun,
 )
+from fraud_detection.process_exit import exit_with
 from fraud_detection.summary import print_summary
 
 # soft_wrap: rich never breaks a line of ours (the terminal may fold it visually), so a path
 # in a message always reaches the user, and a copy of it, whole. Tables still fit the width.
 console = Console(highlight=False, soft_wrap=True)
+
+
+def run() -> NoReturn:
+    """The console script: `main`, leaving with its status (see `process_exit`)."""
+    exit_with(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -454,4 +460,4 @@ def _is_path(value: object) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

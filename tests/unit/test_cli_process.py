@@ -122,3 +122,25 @@ def _gone(process: psutil.Process, within_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_job_leaves_with_its_status_after_pythons_own_clean_up(tmp_path: Path) -> None:
+    """`exit_with` skips only the native teardown: a running thread finishes, an idle pool
+    worker does not hold the exit, atexit handlers run, buffered output reaches the pipe, and
+    the status is the job's."""
+    result = python(
+        """
+        import atexit, sys, threading, time
+        from concurrent.futures import ThreadPoolExecutor
+        from fraud_detection.process_exit import exit_with
+
+        atexit.register(lambda: print("atexit ran", end=""))
+        threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+        ThreadPoolExecutor(2).submit(time.sleep, 0)  # an idle worker, as pandas and Feast leave
+        sys.stdout.write("buffered; ")
+        exit_with(3)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "buffered; thread done\natexit ran", result.stdout

@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from fraud_detection.config import RolloutSettings, Settings
 from fraud_detection.errors import FraudDetectionError, RolloutError
 from fraud_detection.identity import Identity
+from fraud_detection.process_exit import exit_with
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.rollout import kserve
 from fraud_detection.rollout.analysis import CanaryVerdict
@@ -277,4 +278,4 @@ def main(argv: Sequence[str] | None = None, api: kserve.InferenceServiceAPI | No
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())
