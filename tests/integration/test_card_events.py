@@ -10,6 +10,7 @@ import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ from fraud_detection.features.card_events import (
     RedisCardEvents,
     SQLiteCardEvents,
     event,
+    open_card_events,
 )
 from fraud_detection.features.velocity import micros
 
@@ -82,3 +84,24 @@ def test_a_redis_that_is_down_fails_fast_and_loudly(tmp_path: Path) -> None:
     client = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.25)
     with pytest.raises(redis.ConnectionError):
         RedisCardEvents(client, "test").record_and_read([event(7, micros(T0), 1.0, "x")])
+
+
+def test_the_serving_client_fails_at_once_when_redis_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py's default retries back off for up to 10 s each, longer than a scoring request
+    may take; the client `open_card_events` builds retries once, without sleeping, so scoring
+    answers degraded instead of timing out (504)."""
+    from redis import retry as redis_retry
+
+    from fraud_detection.serving.local_server import free_port
+
+    slept: list[float] = []
+    monkeypatch.setattr(redis_retry, "sleep", slept.append)
+    online = SimpleNamespace(
+        type="redis", redis_type="redis", connection_string=f"127.0.0.1:{free_port()}"
+    )
+    store = SimpleNamespace(config=SimpleNamespace(online_store=online, project="test"))
+    with pytest.raises(redis.ConnectionError):
+        open_card_events(store).record_and_read([event(7, micros(T0), 1.0, "x")])
+    assert [s for s in slept if s > 0] == []

@@ -284,6 +284,8 @@ def open_card_events(store: Any, timeout_s: float = 0.25) -> CardEventStore:
     if online.type == "redis":
         from feast.infra.online_stores.redis import RedisOnlineStore
         from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         if str(getattr(online, "redis_type", "redis")).rsplit(".", 1)[-1] != "redis":
             raise FeatureRepoError(
@@ -293,6 +295,13 @@ def open_card_events(store: Any, timeout_s: float = 0.25) -> CardEventStore:
         nodes, options = RedisOnlineStore._parse_connection_string(online.connection_string)
         # The connection string's own options (a timeout among them) win over the defaults.
         timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
-        client = Redis(host=nodes[0]["host"], port=int(nodes[0]["port"]), **{**timeouts, **options})
+        # One immediate retry (a pooled connection the server closed), no backoff: redis-py's
+        # default, three retries backing off up to 10 s, would hold a scoring request past its
+        # own timeout while Redis is down, where it should be answered degraded at once.
+        retry = Retry(NoBackoff(), retries=1)
+        client = Redis(
+            host=nodes[0]["host"], port=int(nodes[0]["port"]), retry=retry,
+            **{**timeouts, **options},
+        )  # fmt: skip
         return RedisCardEvents(client, store.config.project)
     raise FeatureRepoError(f"card events cannot live beside a {online.type!r} online store")
