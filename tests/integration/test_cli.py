@@ -20,6 +20,7 @@ import psutil
 import pytest
 from conftest import DATA_END, SMALL_DATA
 
+from fraud_detection.cli import main
 from fraud_detection.config import Settings
 from fraud_detection.jobs.prepare import prepare_data
 from fraud_detection.serving.local_server import free_port
@@ -44,6 +45,23 @@ def cli(settings: Settings, *args: str, columns: int = 200) -> subprocess.Comple
     )  # fmt: skip
 
 
+def cli_in_process(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+) -> tuple[int, str]:
+    """`main` in this process, with the subprocess's environment: the same handler and messages
+    without a new interpreter importing Feast again (the exit status through a real process is
+    checked by `cli`'s tests)."""
+    for key, value in environment().items():
+        if key != "PATH":
+            monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    code = main(["--workspace", str(settings.workspace), *args])
+    return code, capsys.readouterr().out
+
+
 @pytest.fixture
 def with_data(new_workspace: Callable[..., Settings]) -> Settings:
     settings = new_workspace(n_customers=200)
@@ -59,11 +77,13 @@ def test_features_without_data_names_the_missing_file(
     assert "data file not found" in result.stdout and "make data" in result.stdout
 
 
-def test_corrupt_data_file(with_data: Settings) -> None:
+def test_corrupt_data_file(
+    with_data: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with_data.paths.transactions.write_bytes(b"PAR1 this is not parquet")
-    result = cli(with_data, "features")
-    assert result.returncode == 2
-    assert "cannot read" in result.stdout and "transactions.parquet" in result.stdout
+    code, out = cli_in_process(with_data, capsys, monkeypatch, "features")
+    assert code == 2
+    assert "cannot read" in out and "transactions.parquet" in out
 
 
 @pytest.mark.parametrize(
@@ -79,15 +99,29 @@ def test_corrupt_data_file(with_data: Settings) -> None:
     ids=["missing-column", "wrong-type", "out-of-range", "unknown-category", "nulls", "empty"],
 )
 def test_contract_violations_stop_the_feature_job(
-    with_data: Settings, corrupt: Callable[[pd.DataFrame], pd.DataFrame], message: str
+    with_data: Settings,
+    corrupt: Callable[[pd.DataFrame], pd.DataFrame],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path: Path = with_data.paths.transactions
     corrupt(pd.read_parquet(path)).to_parquet(path)
-    result = cli(with_data, "features")
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "violates the transaction data contract" in result.stdout
-    assert message in result.stdout
+    code, out = cli_in_process(with_data, capsys, monkeypatch, "features")
+    assert code == 2, out
+    assert "violates the transaction data contract" in out
+    assert message in out
     assert not (with_data.paths.feature_tables / "customer_transaction_stats.parquet").exists()
+
+
+def test_a_contract_violation_exits_the_process_with_status_2(with_data: Settings) -> None:
+    """Through a real process: the status the job returns is the one its caller sees (an
+    empty table once ended a finished job with -6 in Arrow's teardown, `process_exit`)."""
+    path: Path = with_data.paths.transactions
+    pd.read_parquet(path).iloc[0:0].to_parquet(path)
+    result = cli(with_data, "features")
+    assert (result.returncode, result.stderr) == (2, ""), result.stdout + result.stderr
+    assert "the dataset has no rows" in result.stdout
 
 
 def test_bad_drift_setting_is_refused(new_workspace: Callable[..., Settings]) -> None:
