@@ -7,7 +7,8 @@ transactions per customer per day) gives windows of about n rows, with a whole d
 each card's fraud bursts inside. Each population ("world", its own seed) has 30 warm-up days
 that only fill the velocity windows, then the days its reference comes from (the newest
 20,000 rows before the live days, as the pipeline keeps the holdout's newest
-`training.steps.REFERENCE_ROWS`), then 20 live days: 20 windows per world, 10 worlds for 200
+`training.steps.REFERENCE_ROWS`, from their first whole day on, as the job reads them:
+`checks.whole_days`), then 20 live days: 20 windows per world, 10 worlds for 200
 windows. The windows of one world share its reference, as a production model's windows do;
 the Wilson intervals treat the 200 windows as independent, which they are given the
 references. The model is trained once, the project's way (`steps.train`), on a separate small
@@ -46,7 +47,6 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = date(2026, 3, 2)
 WARMUP_DAYS = 30  # the longest velocity window (30 days) fills before any row is used
-REFERENCE_ROWS = 20_000
 LIVE_DAYS = 20  # windows per world: the days after its reference
 SEED = 11
 
@@ -145,7 +145,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "bench")
     args = parser.parse_args()
     from fraud_detection.config import DataSettings, MonitorSettings
-    from fraud_detection.monitoring.checks import CheckLimits, Reference, judge
+    from fraud_detection.monitoring.checks import CheckLimits, Reference, judge, whole_days
+    from fraud_detection.training.steps import REFERENCE_ROWS
 
     started = time.perf_counter()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -174,7 +175,7 @@ def main() -> int:
             seed = SEED + 1_000 * w + size
             base = world(seed, customers, days, {})
             before = base[base["day"] < WARMUP_DAYS + reference_days]
-            sample = before.tail(REFERENCE_ROWS)  # the pipeline keeps the holdout's newest rows
+            sample = whole_days(before.tail(REFERENCE_ROWS))  # as the monitor job reads it
             reference = Reference.of(scored(model, sample), columns, model.threshold,
                                      per_card=model.looked_up)  # fmt: skip
             prevalence += float(sample["is_fraud"].mean()) / worlds
