@@ -23,7 +23,7 @@ alpha split, the segment minimum, PR-AUC on matured labels). A window's verdict 
 any check fails. Evidently is not run per window (its report costs seconds; the decision does
 not use it), see the module docstring of `monitoring.checks`.
 
-Run: `make bench-monitor-detection` (sizes 5,000 and 1,000 rows by default, `--sizes`);
+Run: `make bench-monitor-detection` (sizes 9,000 and 1,000 rows by default, `--sizes`);
 figures go to artifacts/bench/monitor_detection.json.
 """
 
@@ -140,7 +140,7 @@ def scored(model: Any, rows: pd.DataFrame, labels: np.ndarray | None = None) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="5000,1000", help="window sizes in rows")
+    parser.add_argument("--sizes", default="9000,1000", help="window sizes in rows")
     parser.add_argument("--windows", type=int, default=200, help="windows per scenario")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "bench")
     args = parser.parse_args()
