@@ -3,6 +3,7 @@ and naming the problem for every kind of damage the row-by-row contract lets thr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -21,6 +22,7 @@ SMALL = {"n_customers": 400, "days": 40}  # the integration tests' workspace
 HOLDOUT_DAYS, REFERENCE_ROWS = 10, 20_000  # what the register step keeps as the reference
 
 
+@functools.cache  # the fixtures' histories are also the first case's: generate each once
 def history(seed: int, **data: int) -> pd.DataFrame:
     return validate_transactions(generate(DataSettings(seed=seed, end=END, **data)).transactions)
 
@@ -39,12 +41,12 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame, **settings: float) -
 
 @pytest.fixture(scope="module")
 def current() -> pd.DataFrame:
-    return history(seed=1)
+    return history(1)
 
 
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
-    return reference_of(history(seed=2))
+    return reference_of(history(2))
 
 
 @pytest.mark.parametrize("size", [{}, SMALL], ids=["default", "small"])
