@@ -46,7 +46,8 @@ def with_candidate(
     and a model retrained on the drifted history is registered as its candidate."""
     root = tmp_path_factory.mktemp("canary") / "workspace"
     shutil.copytree(trained_workspace.paths.root, root)
-    # A broken candidate never turns ready; do not wait the production default for it.
+    # The canary gives up on a candidate as soon as its worker fails to start; should it miss
+    # that, the test fails (below) without waiting the production default first.
     rollout = trained_workspace.rollout.model_copy(update={"ready_timeout_s": 45.0})
     settings = trained_workspace.model_copy(update={"workspace": root, "rollout": rollout})
     prepare_data(settings, DRIFT)
@@ -91,11 +92,15 @@ def test_candidate_that_cannot_start_is_rolled_back(
     candidate = registry.newest_candidate()
     assert before is not None and candidate is not None
     broken = staged_candidate(settings, tmp_path, model_bytes=b"not a model")
+    reported: list[str] = []
 
-    result = run_canary(settings, candidate.version, lambda _: None, candidate_model_dir=broken)
+    result = run_canary(settings, candidate.version, reported.append, candidate_model_dir=broken)
 
     assert not result.promoted
     assert [c.name for c in result.verdict.checks if not c.ok] == ["ready"]
+    # Given up on once its worker failed to load the model, not after the ready timeout.
+    assert "candidate not ready: the scoring server's worker failed to start:" in reported
+    assert "cannot load model" in (result.record.parent / "candidate.log").read_text()
     after = registry.production()
     assert after is not None and after.version == before.version
     record = json.loads(result.record.read_text())

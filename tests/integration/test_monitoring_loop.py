@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.integration
 
 
 def reset_card_events(settings: Settings) -> None:
-    """The card events as the history left them. The workspace is shared: other tests score
-    transactions of the same day through it, and every scored transaction counts in its card's
-    velocity, which the monitor would rightly see as drift in the 24-hour counts."""
+    """The card events as the history left them. The workspace is a copy of a shared one:
+    other tests score transactions of the same day through it, and every scored transaction
+    counts in its card's velocity, which the monitor would rightly see as drift in the 24-hour
+    counts."""
     from fraud_detection.features import store as feature_store
 
     store = feature_store.open_store(settings.paths.feature_repo)
@@ -34,15 +36,22 @@ def reset_card_events(settings: Settings) -> None:
     feature_store.backfill_card_events(store, transactions, end, replace=True)
 
 
-def serve_and_log(settings: Settings, out: Path, drift: DriftSpec) -> Path:
+def own_copy(settings: Settings, root: Path) -> tuple[Settings, str]:
+    """A copy of the workspace with its card events reset, and its production model's tag."""
+    shutil.copytree(settings.paths.root, root)
+    settings = settings.model_copy(update={"workspace": root})
     production = ModelRegistry(settings.paths.registry, settings.model_name).production()
     assert production is not None
     reset_card_events(settings)
+    return settings, save_to_bentoml(production, settings.paths.bentoml_home)
+
+
+def serve_and_log(settings: Settings, model_tag: str, out: Path, drift: DriftSpec) -> Path:
     log_dir = out / "log"
     with local_server.serve(
         project_root=settings.paths.root, bentoml_home=settings.paths.bentoml_home,
-        model_tag=save_to_bentoml(production, settings.paths.bentoml_home),
-        feature_repo=settings.paths.feature_repo, log_file=out / "server.log",
+        model_tag=model_tag, feature_repo=settings.paths.feature_repo,
+        log_file=out / "server.log",
         extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(log_dir)},
     ) as server:  # fmt: skip
         frame = traffic.fresh_transactions(settings, drift, 600, seed=101)
@@ -56,11 +65,18 @@ DRIFT = DriftSpec(amount_scale=2.5, distance_scale=3, night_share=0.3)
 
 @pytest.fixture(scope="module")
 def logs(trained_workspace: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The prediction logs of normal and of drifted traffic. Each is served from a workspace of
+    its own, so that neither's traffic counts in the other's card velocity, and so both servers
+    can start side by side (a start is mostly imports and model loading, a core each)."""
     out = tmp_path_factory.mktemp("monitoring")
-    return {
-        "normal": serve_and_log(trained_workspace, out / "normal", DriftSpec()),
-        "drifted": serve_and_log(trained_workspace, out / "drifted", DRIFT),
-    }
+    worlds = {"normal": DriftSpec(), "drifted": DRIFT}
+    copies = {name: own_copy(trained_workspace, out / name / "workspace") for name in worlds}
+    with ThreadPoolExecutor(len(worlds)) as pool:
+        served = {
+            name: pool.submit(serve_and_log, *copies[name], out / name, drift)
+            for name, drift in worlds.items()
+        }
+    return {name: future.result() for name, future in served.items()}
 
 
 def test_undrifted_traffic_does_not_drift_and_is_judged_on_its_labels(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,13 +26,22 @@ def registry_of(settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.paths.registry, settings.model_name)
 
 
+def copy_of(settings: Settings, root: Path) -> Settings:
+    shutil.copytree(settings.paths.root, root)
+    return settings.model_copy(update={"workspace": root})
+
+
 def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
-    ready_workspace: Settings,
+    trained_workspace: Settings, tmp_path: Path
 ) -> None:
-    first = local_run.run(ready_workspace, report=lambda _: None)
+    # The session's workspace ran the pipeline once, on an empty registry. Nothing changed
+    # since: running it again returns that run's decision instead of training anew (and so
+    # leaves the shared workspace as it was).
+    first = local_run.run(trained_workspace, report=lambda _: None)
+    assert first.reused
 
     assert first.decision["passed"], first.decision["reasons"]
-    registry = registry_of(ready_workspace)
+    registry = registry_of(trained_workspace)
     production = registry.production()
     assert production is not None
     card = production.card
@@ -44,26 +55,27 @@ def test_pipeline_trains_gates_registers_and_refuses_a_worse_model(
     reference = pd.read_parquet(production.path / "reference.parquet")
     assert {"prediction", "is_fraud", "txn_count_1h"} <= set(reference.columns)
     # The package step saved the model to BentoML and built a Bento of the same version.
-    home = ready_workspace.paths.bentoml_home
+    home = trained_workspace.paths.bentoml_home
     assert (home / "models" / "fraud-detector" / production.version / "model_card.json").exists()
     bento = (home / "bentos" / "fraud-detector" / production.version / "bento.yaml").read_text()
     assert f"model_tag: fraud-detector:{production.version}" in bento
 
-    # Nothing changed: the previous decision is reused instead of re-running.
-    again = local_run.run(ready_workspace, report=lambda _: None)
-    assert again.reused and again.decision == first.decision
-
-    # A deliberately weak candidate is refused against the champion; production stays.
-    weak_settings = ready_workspace.model_copy(update={"training": TrainingSettings(**WEAK)})
+    # A deliberately weak candidate is refused against the champion; production stays. (In a
+    # copy: the run writes its artifacts into the workspace.)
+    settings = copy_of(trained_workspace, tmp_path / "workspace")
+    registry = registry_of(settings)
+    weak_settings = settings.model_copy(update={"training": TrainingSettings(**WEAK)})
     weak = local_run.run(weak_settings, report=lambda _: None)
+    assert not weak.reused
     assert not weak.decision["passed"]
     assert weak.decision["champion_version"] == production.version
     assert any("champion" in reason for reason in weak.decision["reasons"])
     # The refused candidate's report, the evaluate step's HTML artifact, draws production too.
     assert f"production {production.version}" in weak.evaluation_report(registry).read_text()
-    assert registry.production() == production
-    assert len(registry.versions()) == 1
-    bentos = ready_workspace.paths.bentoml_home / "bentos" / "fraud-detector"
+    after = registry.production()
+    assert after is not None and after.version == production.version
+    assert [m.version for m in registry.versions()] == [production.version]
+    bentos = settings.paths.bentoml_home / "bentos" / "fraud-detector"
     assert {p.parent.name for p in bentos.glob("*/bento.yaml")} == {production.version}
 
 
@@ -83,8 +95,8 @@ def test_single_class_data_stops_the_pipeline_and_registers_nothing(
     assert registry_of(settings).versions() == []
 
 
-def test_decision_file_is_json_with_every_check(ready_workspace: Settings) -> None:
-    run = local_run.run(ready_workspace, report=lambda _: None)
+def test_decision_file_is_json_with_every_check(trained_workspace: Settings) -> None:
+    run = local_run.run(trained_workspace, report=lambda _: None)  # its first run's, reused
     decision = json.loads(run.decision_file.read_text())
     checks = {c["check"].split(" ")[0] for c in decision["checks"]}
     assert {"roc_auc", "pr_auc", "recall_at_fpr"} <= checks

@@ -83,14 +83,20 @@ def run_canary(
 
     with ExitStack() as servers:
         report(f"starting stable {stable.version} and candidate {candidate.version}")
-        urls = {"stable": _start(servers, settings, stable, run_dir / "stable.log")}
+        # Both start at once (a start is mostly the server's imports and model loading, a core
+        # each), then are waited for; both stop with the stack, whichever wait fails.
+        stable_server = _start(servers, settings, stable, run_dir / "stable.log")
+        candidate_server = _start(
+            servers, settings, candidate, run_dir / "candidate.log", model_dir=candidate_model_dir
+        )
+        _wait(stable_server, limits.ready_timeout_s)
+        urls = {"stable": stable_server.url}
         try:
-            urls["candidate"] = _start(
-                servers, settings, candidate, run_dir / "candidate.log",
-                model_dir=candidate_model_dir,
-            )  # fmt: skip
+            _wait(candidate_server, limits.ready_timeout_s)
+            urls["candidate"] = candidate_server.url
         except ServerNotReadyError as exc:
             report(f"candidate not ready: {str(exc).splitlines()[0]}")
+            local_server.stop(candidate_server.process)  # not left restarting during traffic
         clients = {name: Client(url) for name, url in urls.items()}
         report(f"sending {len(traffic)} requests ({limits.canary_percent}% to the candidate)")
         measured = measure(
@@ -120,14 +126,17 @@ def run_canary(
 def _start(
     servers: ExitStack, settings: Settings, model: RegisteredModel, log_file: Path,
     model_dir: Path | None = None,
-) -> str:  # fmt: skip
-    server = servers.enter_context(
-        local_server.serve_registered(
-            settings, model, log_file, model_dir=model_dir,
-            ready_timeout_s=settings.rollout.ready_timeout_s,
-        )
-    )  # fmt: skip
-    return server.url
+) -> local_server.LocalServer:  # fmt: skip
+    """Start serving `model`, without waiting for it to be ready."""
+    return servers.enter_context(
+        local_server.serve_registered(settings, model, log_file, model_dir=model_dir, wait_for=None)
+    )
+
+
+def _wait(server: local_server.LocalServer, timeout_s: float) -> None:
+    """Wait until `server` is ready; a server whose worker failed to start (its model cannot
+    be loaded) will not recover, so the canary does not wait out the timeout for it."""
+    local_server.wait_until_ready(server, timeout_s, startup_failure_is_final=True)
 
 
 def _stamp() -> str:

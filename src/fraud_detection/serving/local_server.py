@@ -79,10 +79,11 @@ def serve(
     model_dir: Path | None = None,
     ready_timeout_s: float = 90.0,
     extra_env: dict[str, str] | None = None,
-    wait_for: str = "/readyz",
+    wait_for: str | None = "/readyz",
 ) -> Iterator[LocalServer]:
     """Start `bentoml serve` for `model_tag` and yield once `wait_for` answers 200
-    (`/livez` to get a server whose readiness is expected to be false).
+    (`/livez` to get a server whose readiness is expected to be false; None to yield at once
+    and wait with `wait_until_ready`, as when starting several servers side by side).
 
     Raises:
         ServerNotReadyError: with the tail of the server log, if it exits or times out first.
@@ -96,7 +97,8 @@ def serve(
         process = start(serve_command(model_tag, port, "127.0.0.1"), env, project_root, log)
     try:
         server = LocalServer(f"http://127.0.0.1:{port}", log_file, process)
-        wait_until_ready(server, ready_timeout_s, wait_for)
+        if wait_for is not None:
+            wait_until_ready(server, ready_timeout_s, wait_for)
         yield server
     finally:
         stop(process)
@@ -111,6 +113,7 @@ def serve_registered(
     model_dir: Path | None = None,
     ready_timeout_s: float = 90.0,
     extra_env: dict[str, str] | None = None,
+    wait_for: str | None = "/readyz",
 ) -> Iterator[LocalServer]:
     """`serve` a registered model of the workspace: saved to its BentoML store (idempotent),
     with its Feast repository, for as long as the `with` block."""
@@ -119,7 +122,7 @@ def serve_registered(
         project_root=paths.root, bentoml_home=paths.bentoml_home,
         model_tag=save_to_bentoml(model, paths.bentoml_home), feature_repo=paths.feature_repo,
         log_file=log_file, model_dir=model_dir, ready_timeout_s=ready_timeout_s,
-        extra_env=extra_env,
+        extra_env=extra_env, wait_for=wait_for,
     ) as server:  # fmt: skip
         yield server
 
@@ -157,11 +160,19 @@ def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
         stop(process)
 
 
-def wait_until_ready(server: LocalServer, timeout_s: float, path: str = "/readyz") -> None:
+def wait_until_ready(
+    server: LocalServer, timeout_s: float, path: str = "/readyz",
+    *, startup_failure_is_final: bool = False,
+) -> None:  # fmt: skip
     """Poll `path` until it answers 200.
 
+    `startup_failure_is_final` gives up as soon as the worker's startup failed once: the
+    service's `__init__` raised (its model or feature configuration is unusable), and BentoML
+    restarts the worker only for it to fail the same way every 10 s until the timeout.
+
     Raises:
-        ServerNotReadyError: with the tail of the server log, if it exits or times out first.
+        ServerNotReadyError: with the tail of the server log, if it exits, fails to start (with
+            `startup_failure_is_final`) or times out first.
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -169,6 +180,10 @@ def wait_until_ready(server: LocalServer, timeout_s: float, path: str = "/readyz
             raise ServerNotReadyError(
                 f"the scoring server exited with status {server.process.returncode} while "
                 f"starting:\n{_tail(server.log_file)}"
+            )
+        if startup_failure_is_final and _startup_failed(server.log_file):
+            raise ServerNotReadyError(
+                f"the scoring server's worker failed to start:\n{_tail(server.log_file)}"
             )
         try:
             if httpx.get(f"{server.url}{path}", timeout=2, trust_env=False).status_code == 200:
@@ -207,6 +222,17 @@ def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> N
     if process.returncode is None:
         with suppress(ProcessLookupError):  # the whole group has exited already
             os.killpg(process.pid, signum)
+
+
+# What uvicorn logs when the application's startup (BentoML creating the service) raised.
+STARTUP_FAILED = "Application startup failed"
+
+
+def _startup_failed(log_file: Path) -> bool:
+    try:
+        return STARTUP_FAILED in log_file.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _tail(log_file: Path, lines: int = 15) -> str:
