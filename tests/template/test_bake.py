@@ -2,22 +2,26 @@
 
 One project with every answer changed (new names, a registry prefix, no kind path, the SQLite
 cluster profile, an author) is held to what the repository holds itself to: its exact file set,
-no old name anywhere, ruff, mypy, the compiled pipeline's check, its own unit and static tests.
-It is never installed: its code runs from its directory, and a test checks that it is its own
-code that gets imported. Then: a bake from a relative path without a git identity; a bake from
-a git URL of a clone whose README and tests were edited as anyone edits them; and refused
-answers.
+no old name anywhere, ruff, mypy, the compiled pipeline's check, its own static tests and the
+unit tests a rename can break (all of its tests run in the nightly whole `make test` bake,
+test_matrix.py). It is never installed: its code runs from its directory, and a test checks
+that it is its own code that gets imported. Then: a bake from a relative path without a git
+identity; a bake from a git URL of a clone whose README and tests were edited as anyone edits
+them; and refused answers.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from baking import (
     ANSWERS,
     IDENTITY,
@@ -27,7 +31,9 @@ from baking import (
     VENV_BIN,
     Answers,
     bake,
+    camel,
     expected_paths,
+    fast_deselection,
     git_env,
     old_names,
     project_env,
@@ -36,6 +42,7 @@ from baking import (
     repository_files,
     run,
     run_project_checks,
+    seeded_mypy_cache,
     survivors,
     text_files,
 )
@@ -115,10 +122,66 @@ def test_the_projects_own_code_is_imported(project: Path) -> None:
     assert all(Path(line).is_relative_to(project) for line in out.split()), out
 
 
+def test_the_served_class_is_the_renamed_one_named_after_the_model(project: Path) -> None:
+    """`bentoml serve` is given the service as a string (local_server.SERVICE), and the service
+    takes its name from project.env: both must reach the renamed class."""
+    probe = "import importlib\nfrom card_risk.serving.local_server import SERVICE\n"
+    probe += "module, _, name = SERVICE.partition(':')\n"
+    probe += "print(SERVICE, getattr(importlib.import_module(module), name).name)"
+    out = run(sys.executable, "-c", probe, cwd=project, env=project_env(project)).stdout
+    assert out.split() == ["serving.service:RiskModel", "risk-model"], out
+
+
 def test_the_project_passes_its_own_checks(project: Path) -> None:
-    """ruff, mypy, the compiled pipeline against a fresh compile, its unit and static tests
-    (chart, shell scripts, workflows, versions, docs' links, secrets against its baseline)."""
-    run_project_checks(project)
+    """ruff, mypy, the compiled pipeline against a fresh compile, then its static tests (chart,
+    shell scripts, workflows, versions, docs' links, project.env's consumers) and the unit tests
+    that meet a renamed name at run time, every test module imported. The rest of its tests
+    run in the nightly whole `make test` bake (baking.fast_deselection says what)."""
+    run_project_checks(project, deselect=fast_deselection(project))
+
+
+def test_mypy_with_the_seeded_cache_reports_what_the_rename_broke(
+    project: Path, tmp_path: Path
+) -> None:
+    """The seeded cache (baking.seeded_mypy_cache) holds this checkout's `serving.service`
+    under the same module name: mypy must judge the project's own one, which has no
+    example's class, and still type-check the renamed package."""
+    example_class = camel(read_env_file((REPO_ROOT / "project.env").read_text())["MODEL_NAME"])
+    planted = tmp_path / "planted_error.py"
+    planted.write_text(
+        f"from card_risk.config import Settings\nfrom serving.service import {example_class}\n\n"
+        "width: int = Settings().identity.model_name\n"
+    )
+    cache = seeded_mypy_cache(tmp_path / "mypy-cache")
+    args = (VENV_BIN / "mypy", "--cache-dir", cache, planted)
+    out = run(*args, cwd=project, env=project_env(project), check=False).stdout
+    assert f'"serving.service" has no attribute "{example_class}"' in out, out
+    assert 'expression has type "str", variable has type "int"' in out, out
+
+
+def test_the_secrets_baseline_holds_for_the_files_it_names(project: Path, tmp_path: Path) -> None:
+    """The generator rewrites .secrets.baseline (renamed paths, lines moved by the options):
+    detect-secrets' hook over the files it names must find exactly the audited findings (exit 3
+    when their lines are stale, 1 for one the baseline misses). The scan of every file is the
+    nightly bake's."""
+    names = sorted(json.loads((project / ".secrets.baseline").read_text())["results"])
+    assert "charts/card-risk/values.yaml" in names, names
+    baseline = tmp_path / "baseline.json"
+    shutil.copy(project / ".secrets.baseline", baseline)
+    run(VENV_BIN / "detect-secrets-hook", "--baseline", baseline, *names, cwd=project)
+
+
+def test_the_alert_rule_tests_read_the_renamed_charts_rules(project: Path) -> None:
+    """promtool's unit tests name the chart's rule file by path; running them is the nightly
+    bake's (the rules and cases are the example's, which this checkout's suite runs)."""
+    rules = project / "charts/card-risk/files/alert-rules.yaml"
+    cases = sorted((project / "tests" / "alerts").glob("*.test.yaml"))
+    assert cases
+    for case in cases:
+        named = [
+            (case.parent / f).resolve() for f in yaml.safe_load(case.read_text())["rule_files"]
+        ]
+        assert named == [rules.resolve()], (case.name, named)
 
 
 def test_the_project_is_a_git_repository_with_one_commit(project: Path) -> None:
