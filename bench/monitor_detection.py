@@ -1,14 +1,14 @@
 """Monitor detection matrix: how often the monitor's verdict fires on undrifted traffic (false
-alarms) and on three shifts (detections), at two window sizes, with Wilson 95 % intervals.
+alarms) and on three shifts (detections), at three window sizes, with Wilson 95 % intervals.
 
-A window is one day of traffic of one synthetic population, as the monitor's 24-hour window is
-a day of the production population's: a population of n / 2.25 customers (the generator's
-transactions per customer per day) gives windows of about n rows, with a whole day's hours and
-each card's fraud bursts inside. Each population ("world", its own seed) has 30 warm-up days
-that only fill the velocity windows, then the days its reference comes from (the newest
-20,000 rows before the live days, as the pipeline keeps the holdout's newest
-`training.steps.REFERENCE_ROWS`, from their first whole day on, as the job reads them:
-`checks.whole_days`), then 20 live days: 20 windows per world, 10 worlds for 200
+A cell is "D x R": windows of D whole days of a synthetic population that transacts R rows a
+day (R / 2.25 customers, the generator's transactions per customer per day), so D x R rows a
+window, with whole days' hours and each card's fraud bursts inside. The monitor's own window is
+3 x 9,000: its 72 hours (`monitor.window_hours`) of the default production traffic. Each
+population ("world", its own seed) has 30 warm-up days that only fill the velocity windows,
+then the holdout days its reference comes from (the newest `training.steps.REFERENCE_ROWS` of
+the 10 days before the live days, as the pipeline keeps them, from their first whole day on,
+as the job reads them: `checks.whole_days`), then 20 live windows. Ten worlds give 200
 windows. The windows of one world share its reference, as a production model's windows do;
 the Wilson intervals treat the 200 windows as independent, which they are given the
 references. The model is trained once, the project's way (`steps.train`), on a separate small
@@ -23,7 +23,7 @@ alpha split, the segment minimum, PR-AUC on matured labels). A window's verdict 
 any check fails. Evidently is not run per window (its report costs seconds; the decision does
 not use it), see the module docstring of `monitoring.checks`.
 
-Run: `make bench-monitor-detection` (sizes 9,000 and 1,000 rows by default, `--sizes`);
+Run: `make bench-monitor-detection` (cells 3x9000, 1x9000 and 1x1000 by default, `--cells`);
 figures go to artifacts/bench/monitor_detection.json.
 """
 
@@ -47,7 +47,7 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = date(2026, 3, 2)
 WARMUP_DAYS = 30  # the longest velocity window (30 days) fills before any row is used
-LIVE_DAYS = 20  # windows per world: the days after its reference
+WINDOWS_PER_WORLD = 20  # live windows after the reference
 SEED = 11
 
 
@@ -138,84 +138,116 @@ def scored(model: Any, rows: pd.DataFrame, labels: np.ndarray | None = None) -> 
     })  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Cell:
+    """Windows of `days` whole days of a population that transacts `rows_per_day`."""
+
+    days: int
+    rows_per_day: int
+
+    @classmethod
+    def parse(cls, text: str) -> Cell:
+        days, _, rows = text.partition("x")
+        return cls(int(days), int(rows))
+
+    @property
+    def name(self) -> str:
+        return f"{self.days}x{self.rows_per_day}"
+
+    @property
+    def label(self) -> str:
+        span = "1 day" if self.days == 1 else f"{self.days} days"
+        return f"{self.days * self.rows_per_day:,} rows ({span} of {self.rows_per_day:,})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="9000,1000", help="window sizes in rows")
+    parser.add_argument(
+        "--cells",
+        default="3x9000,1x9000,1x1000",
+        help="windows as DAYSxROWS: whole days of a population of ROWS a day",
+    )
     parser.add_argument("--windows", type=int, default=200, help="windows per scenario")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "bench")
     args = parser.parse_args()
-    from fraud_detection.config import DataSettings, MonitorSettings
+    from fraud_detection.config import DataSettings, MonitorSettings, TrainingSettings
     from fraud_detection.monitoring.checks import CheckLimits, Reference, judge, whole_days
     from fraud_detection.training.steps import REFERENCE_ROWS
 
     started = time.perf_counter()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    cells = [Cell.parse(c) for c in args.cells.split(",")]
     settings = MonitorSettings()
     limits = CheckLimits(settings.family_alpha, settings.min_segment_rows,
                          settings.min_fraud_labels, settings.max_pr_auc_drop,
                          settings.quality_resamples)  # fmt: skip
-    print(f"machine: {os.cpu_count()} CPUs; {args.windows} windows per scenario and size; "
+    print(f"machine: {os.cpu_count()} CPUs; {args.windows} windows per scenario and cell; "
           f"family-wise alpha {limits.family_alpha:g}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         model = train_model(Path(tmp))
     columns = model.feature_columns
     per_customer_day = DataSettings().transactions_per_customer_per_day
-    worlds = math.ceil(args.windows / LIVE_DAYS)
+    holdout_days = TrainingSettings().holdout_days
+    worlds = math.ceil(args.windows / WINDOWS_PER_WORLD)
     results: dict[str, dict[str, Any]] = {}
-    for size in sizes:
-        customers = max(10, round(size / per_customer_day))
-        reference_days = math.ceil(REFERENCE_ROWS / size) + 1
-        days = WARMUP_DAYS + reference_days + LIVE_DAYS
+    for cell in cells:
+        customers = max(10, round(cell.rows_per_day / per_customer_day))
+        live_start = WARMUP_DAYS + holdout_days
+        days = live_start + WINDOWS_PER_WORLD * cell.days
         tallies = {
             s.name: {"fired": 0, "families": {}, "checks": {}, "rows": []} for s in SCENARIOS
         }  # type: dict[str, dict[str, Any]]
-        size_started = time.perf_counter()
-        prevalence = decline = 0.0
+        cell_started = time.perf_counter()
+        prevalence = decline = reference_rows = 0.0
         for w in range(worlds):
-            seed = SEED + 1_000 * w + size
+            seed = SEED + 1_000 * w + cell.days * 100_000 + cell.rows_per_day
             base = world(seed, customers, days, {})
-            before = base[base["day"] < WARMUP_DAYS + reference_days]
-            sample = whole_days(before.tail(REFERENCE_ROWS))  # as the monitor job reads it
+            holdout = base[(base["day"] >= WARMUP_DAYS) & (base["day"] < live_start)]
+            sample = whole_days(holdout.tail(REFERENCE_ROWS))  # as the monitor job reads it
             reference = Reference.of(scored(model, sample), columns, model.threshold,
                                      per_card=model.looked_up)  # fmt: skip
             prevalence += float(sample["is_fraud"].mean()) / worlds
             decline += reference.declined / len(sample) / worlds
+            reference_rows += len(sample) / worlds
             for scenario in SCENARIOS:
                 frame = base if not scenario.drift else world(seed, customers, days,
                                                              scenario.drift)  # fmt: skip
                 tally = tallies[scenario.name]
-                live = frame[frame["day"] >= WARMUP_DAYS + reference_days]
-                for _, day in live.groupby("day"):
+                live = frame[frame["day"] >= live_start]
+                for _, window in live.groupby((live["day"] - live_start) // cell.days):
                     if len(tally["rows"]) == args.windows:
                         break
-                    judgement = judge(reference, scored(model, day, matured_labels(day)),
+                    judgement = judge(reference, scored(model, window, matured_labels(window)),
                                       columns, limits)  # fmt: skip
                     failed = judgement.failed()
                     tally["fired"] += bool(failed)
-                    tally["rows"].append(len(day))
+                    tally["rows"].append(len(window))
                     for family in {c.family for c in failed}:
                         tally["families"][family] = tally["families"].get(family, 0) + 1
                     for c in failed:
                         tally["checks"][c.name] = tally["checks"].get(c.name, 0) + 1
-        print(f"{size:,}-row windows: {customers:,} customers per world, {worlds} worlds x "
-              f"{LIVE_DAYS} live days; reference {REFERENCE_ROWS:,} rows, fraud "
+            print(f"  {cell.name}: world {w + 1}/{worlds} judged "
+                  f"[{time.perf_counter() - cell_started:.0f} s]", flush=True)  # fmt: skip
+        print(f"{cell.label} windows: {customers:,} customers per world, {worlds} worlds x "
+              f"{WINDOWS_PER_WORLD} windows; reference {reference_rows:,.0f} rows, fraud "
               f"{prevalence:.2%}, decline rate {decline:.2%} (world means)  "
-              f"[{time.perf_counter() - size_started:.0f} s]", flush=True)  # fmt: skip
+              f"[{time.perf_counter() - cell_started:.0f} s]", flush=True)  # fmt: skip
         for scenario in SCENARIOS:
             tally = tallies[scenario.name]
             n = len(tally["rows"])
             low, high = wilson(tally["fired"], n)
             top = dict(sorted(tally["checks"].items(), key=lambda kv: -kv[1])[:6])
-            results[f"{scenario.name} @ {size}"] = {
-                "scenario": scenario.name, "size": size, "windows": n, "fired": tally["fired"],
+            results[f"{scenario.name} @ {cell.name}"] = {
+                "scenario": scenario.name, "cell": cell.name, "window_days": cell.days,
+                "rows_per_day": cell.rows_per_day, "windows": n, "fired": tally["fired"],
                 "rate": tally["fired"] / n, "wilson95": [low, high],
                 "by_family": tally["families"], "top_checks": top,
                 "rows_median": float(np.median(tally["rows"])),
+                "reference_rows": reference_rows,
             }  # fmt: skip
             print(f"  {scenario.name:>26}: {tally['fired']:>3}/{n} ({tally['fired'] / n:.1%}, "
                   f"95 % {low:.1%}-{high:.1%}; median {np.median(tally['rows']):,.0f} rows) "
                   f"families {tally['families']} checks {top}", flush=True)  # fmt: skip
-    print_matrix(results, sizes)
+    print_matrix(results, cells)
     total = time.perf_counter() - started
     print(f"\ntotal {total:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -237,16 +269,16 @@ def matured_labels(window: pd.DataFrame) -> np.ndarray:
     return np.where(at.isna().to_numpy() | (at <= end).to_numpy(), labels, np.nan)
 
 
-def print_matrix(results: dict[str, dict[str, Any]], sizes: list[int]) -> None:
-    print("\n| scenario | " + " | ".join(f"{s:,} rows" for s in sizes) + " |")
-    print("|---|" + "---:|" * len(sizes))
+def print_matrix(results: dict[str, dict[str, Any]], cells: list[Cell]) -> None:
+    print("\n| scenario | " + " | ".join(c.label for c in cells) + " |")
+    print("|---|" + "---:|" * len(cells))
     for scenario in SCENARIOS:
-        cells = []
-        for size in sizes:
-            r = results[f"{scenario.name} @ {size}"]
+        shown = []
+        for cell in cells:
+            r = results[f"{scenario.name} @ {cell.name}"]
             low, high = r["wilson95"]
-            cells.append(f"{r['fired']}/{r['windows']} = {r['rate']:.1%} ({low:.1%}-{high:.1%})")
-        print(f"| {scenario.name} | " + " | ".join(cells) + " |")
+            shown.append(f"{r['fired']}/{r['windows']} = {r['rate']:.1%} ({low:.1%}-{high:.1%})")
+        print(f"| {scenario.name} | " + " | ".join(shown) + " |")
 
 
 if __name__ == "__main__":

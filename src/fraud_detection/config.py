@@ -258,7 +258,11 @@ class RolloutSettings(_Section):
 class MonitorSettings(_Section):
     """What the monitoring job compares, and when its verdict calls for retraining."""
 
-    window_hours: float = Field(default=24, gt=0, description="Prediction-log window to check.")
+    window_hours: float = Field(
+        default=72, gt=0,
+        description="Prediction-log window to check: three days, what a fraud attack at five "
+        "times the base rate needs to move the decline rate beyond its noise (docs/monitoring.md).",
+    )  # fmt: skip
     min_rows: int = Field(default=200, ge=1, description="Fewer rows: insufficient data.")
     max_drifted_share: float = Field(
         default=0.3, gt=0, le=1,
