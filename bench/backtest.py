@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from scipy.stats import binomtest
 
 from fraud_detection.config import DataSettings, GateSettings, TrainingSettings
 from fraud_detection.data.contract import LABEL, validate_transactions
@@ -42,6 +41,7 @@ from fraud_detection.data.labels import labels_known_at
 from fraud_detection.features.aggregates import PROFILE_FEATURES, customer_profile
 from fraud_detection.features.velocity import VELOCITY_FEATURES, velocity_features
 from fraud_detection.training.backtest import rolling_backtest
+from fraud_detection.training.evaluate import wilson
 from fraud_detection.training.split import time_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -54,14 +54,14 @@ def coverage(frame: pd.DataFrame, cutoff: pd.Timestamp) -> dict[str, Any]:
     """Share of the fraud in `frame` labelled at `cutoff`, with its 95 % Wilson interval."""
     fraud = frame[frame[LABEL] == 1]
     known = int(labels_known_at(fraud, cutoff).sum())
-    interval = binomtest(known, len(fraud)).proportion_ci(0.95, method="wilson")
+    low, high = wilson(known, len(fraud))
     return {
         "window": [str(frame["event_timestamp"].min()), str(frame["event_timestamp"].max())],
         "frauds": len(fraud),
         "labelled": known,
         "share": round(known / len(fraud), 4),
-        "low": round(float(interval.low), 4),
-        "high": round(float(interval.high), 4),
+        "low": round(low, 4),
+        "high": round(high, 4),
     }
 
 

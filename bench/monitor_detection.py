@@ -65,18 +65,6 @@ SCENARIOS = (
 )
 
 
-def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval (95 % by default) for a binomial proportion."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = (
-        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    )
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def train_model(workdir: Path) -> Any:
     """A small model trained once through the pipeline's pure functions (as
     tests/model/trained_model.py does): 1,000 other customers over 40 days, every label
@@ -172,6 +160,7 @@ def main() -> int:
     args = parser.parse_args()
     from fraud_detection.config import DataSettings, MonitorSettings, TrainingSettings
     from fraud_detection.monitoring.checks import CheckLimits, Reference, judge, whole_days
+    from fraud_detection.training.evaluate import wilson
     from fraud_detection.training.steps import REFERENCE_ROWS
 
     started = time.perf_counter()
