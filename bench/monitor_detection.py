@@ -159,16 +159,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "bench")
     args = parser.parse_args()
     from fraud_detection.config import DataSettings, MonitorSettings, TrainingSettings
-    from fraud_detection.monitoring.checks import CheckLimits, Reference, judge, whole_days
+    from fraud_detection.monitoring.checks import Reference, judge, whole_days
+    from fraud_detection.monitoring.job import check_limits
     from fraud_detection.training.evaluate import wilson
     from fraud_detection.training.steps import REFERENCE_ROWS
 
     started = time.perf_counter()
     cells = [Cell.parse(c) for c in args.cells.split(",")]
     settings = MonitorSettings()
-    limits = CheckLimits(settings.family_alpha, settings.min_segment_rows,
-                         settings.min_fraud_labels, settings.max_pr_auc_drop,
-                         settings.quality_resamples)  # fmt: skip
+    limits = check_limits(settings)  # as the monitor job builds them
     print(f"machine: {os.cpu_count()} CPUs; {args.windows} windows per scenario and cell; "
           f"family-wise alpha {limits.family_alpha:g}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
