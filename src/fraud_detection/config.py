@@ -260,8 +260,9 @@ class MonitorSettings(_Section):
 
     window_hours: float = Field(
         default=72, gt=0,
-        description="Prediction-log window to check: three days, what a fraud attack at five "
-        "times the base rate needs to move the decline rate beyond its noise (docs/monitoring.md).",
+        description="Prediction-log window to check: three days, which a fraud attack at five "
+        "times the base rate needs to move the decline rate beyond its noise "
+        "(docs/monitoring.md, Detection matrix).",
     )  # fmt: skip
     min_rows: int = Field(default=200, ge=1, description="Fewer rows: insufficient data.")
     max_drifted_share: float = Field(
