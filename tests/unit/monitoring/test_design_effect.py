@@ -101,6 +101,7 @@ def test_the_upper_bound_errs_toward_more_noise_where_the_estimate_is_loose() ->
     assert upper > point
     assert intraclass_correlation(y, codes, upper=0.9) == upper  # seeded
     many, codes = clustered(40_000, 5, a=0.2, b=19.8, seed=6)  # 20 times the cards
-    assert intraclass_correlation(many, codes, upper=0.9) - intraclass_correlation(
-        many, codes
-    ) < (upper - point) / 2
+    assert (
+        intraclass_correlation(many, codes, upper=0.9) - intraclass_correlation(many, codes)
+        < (upper - point) / 2
+    )
