@@ -196,11 +196,10 @@ def intraclass_correlation(
     understated rho understates the window's noise (1.5 % false alarms on 1,000-row windows
     with the point estimate, bench/monitor_detection.py).
     """
-    if codes is None or cluster_size(codes) <= 1.0:
+    if codes is None or codes.size == 0:
         return 0.0
-    y = np.asarray(indicator, float)
     rows = np.bincount(codes).astype(float)
-    hits = np.bincount(codes, weights=y)
+    hits = np.bincount(codes, weights=np.asarray(indicator, float))
     kept = rows > 0
     rows, hits = rows[kept], hits[kept]
     if upper is None:
@@ -498,7 +497,7 @@ def judge(
     checks.append(_ks("prediction_drift", PREDICTION, reference.scores, scores,
                       alphas["prediction_drift"], sizes=(reference.cards, cards)))  # fmt: skip
     rows, declined = scores.size, int((scores >= reference.threshold).sum())
-    rho = reference.rho["decline_rate"]
+    decline_rho = reference.rho["decline_rate"]  # the overall and the segments' declines
     checks.append(
         _rate_check(
             "decline_rate",
@@ -508,14 +507,14 @@ def judge(
             reference.declined,
             reference.scores.size,
             alphas["decline_rate"],
-            (design_effect(rho, size), design_effect(rho, reference.cluster_size)),
+            (design_effect(decline_rho, size), design_effect(decline_rho, reference.cluster_size)),
         )
     )
     for q in QUANTILES:
-        rho = reference.rho[f"score_quantile:{q:g}"]
+        quantile_rho = reference.rho[f"score_quantile:{q:g}"]
         effective = (
-            round(rows / design_effect(rho, size)),
-            round(reference.scores.size / design_effect(rho, reference.cluster_size)),
+            round(rows / design_effect(quantile_rho, size)),
+            round(reference.scores.size / design_effect(quantile_rho, reference.cluster_size)),
         )
         observed, p, low, high = quantile_test(scores, reference.scores, q,
                                                alphas["score_quantile"],
@@ -534,7 +533,6 @@ def judge(
                 upper_limit=high,
             )
         )
-    rho = reference.rho["decline_rate"]
     for segment, (seg_rows, seg_declined, seg_size) in sorted(segment_rows.items()):
         if segment in runnable:
             ref_rows, ref_declined, ref_size = reference.segments[segment]
@@ -547,7 +545,7 @@ def judge(
                     ref_declined,
                     ref_rows,
                     alphas["segment"],
-                    (design_effect(rho, seg_size), design_effect(rho, ref_size)),
+                    (design_effect(decline_rho, seg_size), design_effect(decline_rho, ref_size)),
                 )
             )
         else:
