@@ -42,7 +42,7 @@ from fraud_detection.features.aggregates import PROFILE_FEATURES, customer_profi
 from fraud_detection.features.velocity import VELOCITY_FEATURES, velocity_features
 from fraud_detection.training.backtest import rolling_backtest
 from fraud_detection.training.evaluate import wilson
-from fraud_detection.training.split import time_split
+from fraud_detection.training.split import after_warmup, time_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = date(2026, 3, 2)
@@ -79,6 +79,7 @@ def main() -> None:
         how="left",
     )
     params = TrainingSettings()
+    frame = after_warmup(frame, params.feature_warmup_days)
     cutoff = frame["event_timestamp"].max()
     newest = frame[frame["event_timestamp"] >= cutoff - pd.Timedelta(days=params.holdout_days)]
     split = time_split(frame, params.holdout_days, params.validation_days)

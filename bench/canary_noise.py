@@ -36,7 +36,7 @@ from fraud_detection.features.velocity import VELOCITY_FEATURES
 from fraud_detection.rollout.analysis import Measurements, analyse
 from fraud_detection.rollout.probe import gather, rows_needed
 from fraud_detection.training.model import FraudModel, fit
-from fraud_detection.training.split import time_split
+from fraud_detection.training.split import after_warmup, time_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
@@ -60,8 +60,9 @@ def _customers_of(train: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def measure(max_iter: int) -> dict[str, Any]:
     started = time.perf_counter()
-    rows = velocity_training_set(generate(DataSettings(end=END)))
     params = TrainingSettings(max_iter=max_iter)
+    rows = after_warmup(velocity_training_set(generate(DataSettings(end=END))),
+                        params.feature_warmup_days)  # fmt: skip
     split = time_split(
         rows, params.holdout_days, params.validation_days, label_gap_days=params.label_gap_days
     )

@@ -51,7 +51,7 @@ from fraud_detection.training import bootstrap, steps
 from fraud_detection.training.evaluate import evaluate
 from fraud_detection.training.gate import COMPARED, Holdout, HoldoutScores, decide
 from fraud_detection.training.model import FraudModel
-from fraud_detection.training.split import time_split
+from fraud_detection.training.split import after_warmup, time_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 END = date(2026, 3, 2)
@@ -66,6 +66,7 @@ def labelled(data: DataSettings) -> pd.DataFrame:
     joined = transactions.assign(**velocity_features(transactions))
     profile = customer_profile(history.customers).drop(columns="event_timestamp")
     joined = joined.merge(profile, on="customer_id", how="left")
+    joined = after_warmup(joined, TrainingSettings().feature_warmup_days)
     return joined.sort_values(["event_timestamp", "transaction_id"], ignore_index=True)
 
 

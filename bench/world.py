@@ -49,7 +49,7 @@ from fraud_detection.features.velocity import VELOCITY_FEATURES
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
 from fraud_detection.training import bootstrap
 from fraud_detection.training.model import fit
-from fraud_detection.training.split import time_split
+from fraud_detection.training.split import after_warmup, time_split
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
@@ -124,7 +124,9 @@ def main() -> None:
         settings = Settings(workspace=root, data=DataSettings(end=END))
         _, results["generate_seconds"] = timed(lambda: prepare_data(settings, force=True))
         _, results["features_seconds"] = timed(lambda: prepare_features(settings, lambda _: None))
-        transactions = read_parquet(settings.paths.transactions)
+        transactions = after_warmup(
+            read_parquet(settings.paths.transactions), TrainingSettings().feature_warmup_days
+        )
         store = feature_store.open_store(settings.paths.feature_repo)
         frame, results["training_set_seconds"] = timed(
             lambda: feature_store.training_frame(store, settings.feature_service, transactions)

@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--windows", type=int, default=3, help="cutoffs to replay (>= 2)")
     backtest.add_argument(
         "--holdout-days", type=int, default=5,
-        help="each window's holdout (5: three disjoint ones fit the default 60-day history)",
+        help="each window's holdout (5: three disjoint ones fit the default 90-day history)",
     )  # fmt: skip
     backtest.add_argument("--step-days", type=float, help="between cutoffs (default: holdout)")
     backtest.set_defaults(handler=_backtest)

@@ -59,7 +59,9 @@ class DataSettings(_Section):
     # About 9,000 transactions a day: enough that a 10-day holdout holds over 200 reported
     # frauds at the default fraud rate (see docs/design.md, section 2).
     n_customers: int = Field(default=4_000, ge=10)
-    days: int = Field(default=60, ge=2, description="Length of the generated history.")
+    # 90 days: the velocity warm-up (training.feature_warmup_days, 30), 15 days to train on,
+    # validation (5), holdout (10) and the label gap (labels.maturity_days, 30).
+    days: int = Field(default=90, ge=2, description="Length of the generated history.")
     end: date | None = Field(
         default=None,
         description="Last day (exclusive) of the history; default today (UTC), so the "
@@ -122,6 +124,13 @@ class IngestSettings(_Section):
 class TrainingSettings(_Section):
     """Model fitting and the time-based holdout."""
 
+    feature_warmup_days: float = Field(
+        default=30.0, ge=0,
+        description="Days at the start of the history left out of the training set: a "
+        "transaction there has less than the longest velocity window (30 days) of its card's "
+        "past behind it, so its features read lower than at serving. 0 when the transactions' "
+        "past is in the feature store already.",
+    )  # fmt: skip
     holdout_days: int = Field(default=10, ge=1, description="Newest days kept for evaluation.")
     validation_days: int = Field(
         default=5, ge=1, description="Days before the holdout used to pick the threshold."

@@ -18,7 +18,7 @@ import httpx
 import pandas as pd
 import psutil
 import pytest
-from conftest import DATA_END, SMALL_DATA
+from conftest import DATA_END, SMALL_DATA, SMALL_TRAINING
 
 from fraud_detection.cli import main
 from fraud_detection.config import Settings
@@ -187,6 +187,7 @@ def test_the_demo_runs_every_stage(new_workspace: Callable[..., Settings]) -> No
     env = {**environment(columns=120), "FRAUD_DATA__N_CUSTOMERS": str(SMALL_DATA["n_customers"]),
            "FRAUD_DATA__DAYS": str(SMALL_DATA["days"]),
            "FRAUD_DATA__FRAUD_RATE": str(SMALL_DATA["fraud_rate"]),
+           "FRAUD_TRAINING__FEATURE_WARMUP_DAYS": str(SMALL_TRAINING["feature_warmup_days"]),
            **{f"FRAUD_DATA__LABELS__{k.upper()}": str(v) for k, v in labels.items()}}  # fmt: skip
     result = subprocess.run(
         command(settings, "demo"), capture_output=True, text=True, timeout=1800, env=env

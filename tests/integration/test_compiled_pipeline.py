@@ -32,8 +32,8 @@ READERS = {
     "identity": {"ingest-data", "build-training-set", "evaluate-model", "validation-gate",
                  "register-model", "package-model", "rollout-canary"},
     "ingest_settings": {"ingest-data"},
-    "training_settings": {"train-model", "evaluate-model", "validation-gate", "register-model",
-                          "rollout-canary"},
+    "training_settings": {"build-training-set", "train-model", "evaluate-model",
+                          "validation-gate", "register-model", "rollout-canary"},
     "gate_settings": {"train-model", "evaluate-model", "validation-gate", "rollout-canary"},
     "rollout_settings": {"rollout-canary"},
 }  # fmt: skip

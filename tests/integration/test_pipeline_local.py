@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SMALL_TRAINING
 
 from fraud_detection.config import Settings, TrainingSettings
 from fraud_detection.errors import FraudDetectionError
@@ -19,7 +20,7 @@ from fraud_detection.registry import ModelRegistry
 pytestmark = pytest.mark.integration
 
 # A model that cannot compete: a few shallow trees with a tiny learning rate.
-WEAK = {"max_iter": 10, "max_leaf_nodes": 2, "learning_rate": 0.01}
+WEAK = {**SMALL_TRAINING, "max_iter": 10, "max_leaf_nodes": 2, "learning_rate": 0.01}
 
 
 def registry_of(settings: Settings) -> ModelRegistry:

@@ -9,6 +9,7 @@ from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
 from fraud_detection.training.backtest import DEFAULT_WINDOWS, Backtest, rolling_backtest
+from fraud_detection.training.split import after_warmup
 
 
 def from_workspace(
@@ -29,9 +30,10 @@ def from_workspace(
     transactions = load_transactions(settings.paths.transactions)
     store = feature_store.open_store(settings.paths.feature_repo)
     looked_up = feature_store.service_features(store, settings.feature_service)
+    params = settings.training
+    transactions = after_warmup(transactions, params.feature_warmup_days)
     progress(f"point-in-time training set of {len(transactions):,} transactions")
     frame = feature_store.training_frame(store, settings.feature_service, transactions)
-    params = settings.training
     if holdout_days is not None:
         params = params.model_copy(update={"holdout_days": holdout_days})
     progress(f"{windows} windows: fitting one model each")

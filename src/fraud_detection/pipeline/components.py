@@ -71,10 +71,12 @@ def build_training_set(
     validated: Input[Dataset],
     workspace: str,
     identity: dict,  # type: ignore[type-arg]  # KFP accepts bare `dict` only
+    training_settings: dict,  # type: ignore[type-arg]
     features_fingerprint: str,
     training_set: Output[Dataset],
 ) -> list:  # type: ignore[type-arg]  # KFP accepts bare `list` only
-    """Point-in-time join of each transaction with its Feast features; returns the feature names."""
+    """Point-in-time join of each transaction after the feature warm-up with its Feast
+    features; returns the feature names."""
     from pathlib import Path
 
     from fraud_detection.config import Paths
@@ -86,6 +88,7 @@ def build_training_set(
         Paths(Path(workspace)).feature_repo,
         parameters.identity(identity).feature_service,
         Path(training_set.path),
+        parameters.training(training_settings).feature_warmup_days,
     )
     training_set.metadata.update({**summary, "features_fingerprint": features_fingerprint})
     return list(summary["features"])
@@ -130,14 +133,18 @@ def evaluate_model(
     curves: Output[ClassificationMetrics],
     report: Output[HTML],
     evaluation: Output[Artifact],
+    holdout_scores: Output[Dataset],
 ) -> None:
     """Holdout metrics, as KFP Metrics/ClassificationMetrics and as JSON for the gate, and the
-    HTML evaluation report (production's curves beside the candidate's) the KFP UI shows.
+    HTML evaluation report (production's curves beside the candidate's) the KFP UI shows; the
+    candidate's and production's holdout scores, scored once here, for the gate and register.
 
     The report is written first and whole: if it cannot be built the step fails before the
-    gate's input exists, so the gate never runs without it.
+    gate's inputs exist, so the gate never runs without it.
     """
     import json
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from fraud_detection.config import Paths
@@ -146,22 +153,27 @@ def evaluate_model(
     from fraud_detection.training import steps
 
     training, gate = parameters.training(training_settings), parameters.gate(gate_settings)
-    steps.write_evaluation_report(
-        Path(model.path),
-        Path(training_set.path),
-        training,
-        gate,
-        ModelRegistry(Paths(Path(workspace)).registry, parameters.identity(identity).model_name),
-        Path(report.path),
+    registry = ModelRegistry(
+        Paths(Path(workspace)).registry, parameters.identity(identity).model_name
     )
-    result = steps.evaluate_model(
-        Path(model.path), Path(training_set.path), training, gate.target_fpr
-    )
-    for name, value in result.metrics().items():
-        metrics.log_metric(name, value)
-    curves.log_roc_curve(result.roc["fpr"], result.roc["tpr"], result.roc["threshold"])
-    curves.log_confusion_matrix(["legitimate", "fraud"], result.confusion)
-    Path(evaluation.path).write_text(json.dumps(result.to_dict(), indent=2))
+    with tempfile.TemporaryDirectory() as tmp:  # the scores reach their output last
+        scores = steps.score_holdout(
+            Path(model.path), Path(training_set.path), training, registry, Path(tmp) / "scores"
+        )
+        steps.write_evaluation_report(
+            Path(model.path), Path(training_set.path), training, gate, registry,
+            Path(report.path), scores_path=scores,
+        )  # fmt: skip
+        result = steps.evaluate_model(
+            Path(model.path), Path(training_set.path), training, gate.target_fpr, scores
+        )
+        for name, value in result.metrics().items():
+            metrics.log_metric(name, value)
+        curves.log_roc_curve(result.roc["fpr"], result.roc["tpr"], result.roc["threshold"])
+        curves.log_confusion_matrix(["legitimate", "fraud"], result.confusion)
+        Path(evaluation.path).write_text(json.dumps(result.to_dict(), indent=2))
+        Path(holdout_scores.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(scores, holdout_scores.path)
 
 
 @dsl.component(base_image=PIPELINE_IMAGE, install_kfp_package=False)
@@ -169,6 +181,7 @@ def validation_gate(
     model: Input[Model],
     evaluation: Input[Artifact],
     training_set: Input[Dataset],
+    holdout_scores: Input[Dataset],
     workspace: str,
     identity: dict,  # type: ignore[type-arg]
     training_settings: dict,  # type: ignore[type-arg]
@@ -197,6 +210,7 @@ def validation_gate(
         parameters.training(training_settings),
         ModelRegistry(registry, parameters.identity(identity).model_name),
         parameters.gate(gate_settings),
+        Path(holdout_scores.path),
     )
     for reason in result.reasons:
         print(f"gate: {reason}")
@@ -211,6 +225,7 @@ def register_model(
     evaluation: Input[Artifact],
     report: Input[HTML],
     training_set: Input[Dataset],
+    holdout_scores: Input[Dataset],
     decision: Input[Artifact],
     workspace: str,
     identity: dict,  # type: ignore[type-arg]
@@ -246,6 +261,7 @@ def register_model(
         },
         promote=promote,
         report_path=Path(report.path),
+        scores_path=Path(holdout_scores.path),
     )
     print(f"registered {model_name} version {result['version']} (promoted: {result['promoted']})")
     return str(result["version"])

@@ -89,6 +89,7 @@ def training_pipeline(
         validated=ingest.outputs["validated"],
         workspace=workspace,
         identity=identity,
+        training_settings=training_settings,
         features_fingerprint=features_fingerprint,
     )
     sections = {"training_settings": training_settings, "gate_settings": gate_settings}
@@ -110,6 +111,7 @@ def training_pipeline(
         model=train.outputs["model"],
         evaluation=evaluate.outputs["evaluation"],
         training_set=dataset.outputs["training_set"],
+        holdout_scores=evaluate.outputs["holdout_scores"],
         workspace=workspace,
         identity=identity,
         **sections,
@@ -123,6 +125,7 @@ def training_pipeline(
             evaluation=evaluate.outputs["evaluation"],
             report=evaluate.outputs["report"],
             training_set=dataset.outputs["training_set"],
+            holdout_scores=evaluate.outputs["holdout_scores"],
             decision=gate.outputs["decision"],
             workspace=workspace,
             identity=identity,

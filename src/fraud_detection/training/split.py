@@ -24,6 +24,10 @@ tail out::
 * The unlabelled tail is not used for training either: its known labels are only the frauds
   reported fast, with no legitimate rows beside them, and it lies after the holdout.
 
+The first `feature_warmup_days` of the history never reach the split (`after_warmup`, applied
+when the training set is built): a card's 30-day velocity features are still filling there, so
+its rows look unlike the ones the served model scores.
+
 Data without `label_available_at` (files older than the column) is split as before: every
 label taken as known at once, no gap, the holdout the newest `holdout_days`.
 """
@@ -129,6 +133,27 @@ def time_split(
     for name in ("train", "validation", "holdout"):
         require_both_classes(getattr(split, name), f"{name} split {what}")
     return split
+
+
+def after_warmup(frame: pd.DataFrame, warmup_days: float) -> pd.DataFrame:
+    """The rows at least `warmup_days` after the oldest event (`TrainingSettings.
+    feature_warmup_days`): the ones whose velocity windows saw the card's full past.
+
+    Raises:
+        TrainingError: if the warm-up leaves no rows, naming the setting and the history.
+    """
+    if warmup_days <= 0 or frame.empty:
+        return frame
+    events = frame["event_timestamp"]
+    kept = frame[events >= events.min() + pd.Timedelta(days=warmup_days)]
+    if kept.empty:
+        span = (events.max() - events.min()) / pd.Timedelta(days=1)
+        raise TrainingError(
+            f"the history spans {span:.1f} days, all inside the feature warm-up "
+            f"(training.feature_warmup_days={warmup_days:g}): use a longer history, or 0 when "
+            "the transactions' past is in the feature store already"
+        )
+    return kept.reset_index(drop=True)
 
 
 def require_both_classes(frame: pd.DataFrame, what: str) -> None:

@@ -168,13 +168,15 @@ def test_the_report_draws_production_and_is_kept_beside_the_model_card(
 def test_the_evaluate_step_writes_no_gate_input_when_its_report_fails(
     trained: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The gate reads the `evaluation` artifact: a failed report must leave it unwritten."""
+    """The gate reads the `evaluation` and `holdout_scores` artifacts: a failed report must
+    leave them unwritten."""
 
     def refuse(*args: Any) -> str:
         raise ValueError("Evidently refused the data")
 
     monkeypatch.setattr(report, "render", refuse)
-    outputs = {name: tmp_path / name for name in ("metrics", "curves", "report", "evaluation")}
+    names = ("metrics", "curves", "report", "evaluation", "holdout_scores")
+    outputs = {name: tmp_path / name for name in names}
     with pytest.raises(EvaluationReportError, match="Evidently refused the data"):
         evaluate_model.python_func(
             model=dsl.Model(uri=str(trained["candidate"])),
@@ -185,5 +187,6 @@ def test_the_evaluate_step_writes_no_gate_input_when_its_report_fails(
             curves=dsl.ClassificationMetrics(uri=str(outputs["curves"])),
             report=dsl.HTML(uri=str(outputs["report"])),
             evaluation=dsl.Artifact(uri=str(outputs["evaluation"])),
+            holdout_scores=dsl.Dataset(uri=str(outputs["holdout_scores"])),
         )  # fmt: skip
-    assert not outputs["evaluation"].exists() and not outputs["report"].exists()
+    assert not any(outputs[name].exists() for name in ("evaluation", "report", "holdout_scores"))

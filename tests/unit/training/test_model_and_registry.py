@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from fraud_detection.features.aggregates import (
 )
 from fraud_detection.registry import ModelRegistry
 from fraud_detection.training import steps
+from fraud_detection.training.holdout_scores import ScoredHoldout
 from fraud_detection.training.model import FraudModel, fit
 
 LOOKED_UP = (*STATS_FEATURES, *PROFILE_FEATURES)
@@ -123,6 +125,53 @@ def test_gate_refuses_a_deliberately_worse_candidate_against_production(
 
     assert not refused.passed
     assert any("champion" in reason for reason in refused.reasons)
+
+
+def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
+    training_set: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`score_holdout` scores once for the steps after it; a step whose holdout rows or
+    production differ from the file's scores again instead of using them."""
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    good_path, good_metrics, holdout_source = train_candidate(training_set, tmp_path, "good")
+    before = steps.score_holdout(good_path, holdout_source, PARAMS, registry, tmp_path / "0.pq")
+    assert ScoredHoldout.read(before).champion is None
+    decision = steps.gate(good_path, good_metrics, holdout_source, PARAMS, registry, GATE, before)
+    steps.register(good_path, good_metrics, decision.to_dict(), holdout_source, PARAMS, registry,
+                   lineage={}, promote=True, scores_path=before)  # fmt: skip
+    production = registry.production()
+    assert production is not None
+    reference = pd.read_parquet(production.path / steps.REFERENCE_FILE)
+    holdout = steps._holdout(holdout_source, PARAMS)
+    expected = FraudModel.load(good_path).score(holdout)[-len(reference) :]
+    np.testing.assert_array_equal(reference["prediction"].to_numpy(), expected)
+
+    # Scored before production existed: the gate scores production itself and refuses.
+    worse_path, worse_metrics, _ = train_candidate(training_set, tmp_path, "worse", shuffle=True)
+    stale = steps.score_holdout(worse_path, holdout_source, PARAMS, ModelRegistry(
+        tmp_path / "empty", "fraud-detector"), tmp_path / "1.pq")  # fmt: skip
+    refused = steps.gate(worse_path, worse_metrics, holdout_source, PARAMS, registry, GATE, stale)
+    assert not refused.passed and any("champion" in r for r in refused.reasons)
+
+    # Current scores are read, not recomputed: perfect scores in the file grade as perfect.
+    current = ScoredHoldout.read(
+        steps.score_holdout(worse_path, holdout_source, PARAMS, registry, tmp_path / "2.pq")
+    )
+    assert current.champion_version == production.version
+    labels = holdout["is_fraud"].to_numpy(dtype=float)
+    perfect = replace(current, candidate=replace(current.candidate, scores=labels))
+    graded = steps.evaluate_model(
+        worse_path, holdout_source, PARAMS, 0.01, perfect.write(tmp_path / "3.pq")
+    )
+    assert graded.pr_auc == 1.0
+    # Scores of other rows are not used: the first half of the holdout's.
+    rows = len(labels) // 2
+    half = ScoredHoldout(perfect.transaction_ids[:rows], replace(
+        perfect.candidate, scores=labels[:rows]), champion_version=production.version)  # fmt: skip
+    regraded = steps.evaluate_model(
+        worse_path, holdout_source, PARAMS, 0.01, half.write(tmp_path / "4.pq")
+    )
+    assert regraded.pr_auc == pytest.approx(worse_metrics["pr_auc"])
 
 
 def test_register_refuses_a_model_the_gate_did_not_pass(
