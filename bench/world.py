@@ -124,14 +124,13 @@ def main() -> None:
         settings = Settings(workspace=root, data=DataSettings(end=END))
         _, results["generate_seconds"] = timed(lambda: prepare_data(settings, force=True))
         _, results["features_seconds"] = timed(lambda: prepare_features(settings, lambda _: None))
-        transactions = after_warmup(
-            read_parquet(settings.paths.transactions), TrainingSettings().feature_warmup_days
-        )
+        transactions = read_parquet(settings.paths.transactions)
         store = feature_store.open_store(settings.paths.feature_repo)
         frame, results["training_set_seconds"] = timed(
             lambda: feature_store.training_frame(store, settings.feature_service, transactions)
         )
     params = TrainingSettings()
+    frame = after_warmup(frame, params.feature_warmup_days)  # after the join: see steps
     split = time_split(frame, params.holdout_days, params.validation_days)
     results.update(
         rows=len(frame),

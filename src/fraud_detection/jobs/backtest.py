@@ -31,9 +31,10 @@ def from_workspace(
     store = feature_store.open_store(settings.paths.feature_repo)
     looked_up = feature_store.service_features(store, settings.feature_service)
     params = settings.training
-    transactions = after_warmup(transactions, params.feature_warmup_days)
     progress(f"point-in-time training set of {len(transactions):,} transactions")
     frame = feature_store.training_frame(store, settings.feature_service, transactions)
+    # After the join: the warm-up's transactions count in the later rows' velocity windows.
+    frame = after_warmup(frame, params.feature_warmup_days)
     if holdout_days is not None:
         params = params.model_copy(update={"holdout_days": holdout_days})
     progress(f"{windows} windows: fitting one model each")

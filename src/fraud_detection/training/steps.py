@@ -91,14 +91,16 @@ def build_training_set(
     validated_path: Path, feature_repo: Path, feature_service: str, out_path: Path,
     warmup_days: float = 0.0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Join each transaction after the feature warm-up (`split.after_warmup`) with its
-    point-in-time features from Feast."""
+    """Join each transaction with its point-in-time features from Feast, then leave the
+    feature warm-up out (`split.after_warmup`): after the join, since a card's velocity
+    features are computed from the transactions joined, the warm-up's among them."""
     from fraud_detection.features import store as feature_store  # Feast is slow to import
 
-    transactions = after_warmup(read_parquet(validated_path), warmup_days)
+    transactions = read_parquet(validated_path)
     store = feature_store.open_store(feature_repo)
     looked_up = feature_store.service_features(store, feature_service)
     frame = feature_store.training_frame(store, feature_service, transactions)
+    frame = after_warmup(frame, warmup_days)
     write_parquet(frame, out_path)
     missing = {name: float(frame[name].isna().mean()) for name in looked_up}
     return {"rows": len(frame), "features": list(looked_up), "missing_share": missing}
