@@ -119,3 +119,25 @@ def test_unapplied_repo_says_to_run_features(new_workspace) -> None:  # type: ig
     store = feature_store.open_store(settings.paths.feature_repo)
     with pytest.raises(FeatureRepoError, match="make features"):
         feature_store.service_features(store, V1_SERVICE)
+
+
+def test_the_training_set_leaves_the_warm_up_out_after_the_join(
+    ready_workspace: Settings, tmp_path: Path
+) -> None:
+    """A row kept after the warm-up carries the velocity of the card's whole past, the warm-up's
+    transactions included: cut before the join, its 30-day counts would start again from zero."""
+    from fraud_detection.training.steps import build_training_set
+
+    paths, service = ready_workspace.paths, ready_workspace.feature_service
+    out = tmp_path / "training_set.parquet"
+    build_training_set(paths.transactions, paths.feature_repo, service, out, warmup_days=15.0)
+    kept = pd.read_parquet(out).set_index("transaction_id")
+    transactions = load_transactions(paths.transactions)
+    start = transactions["event_timestamp"].min()
+    assert kept["event_timestamp"].min() >= start + pd.Timedelta(days=15)
+
+    whole_past = velocity_features(transactions).set_axis(transactions["transaction_id"])
+    assert kept[list(VELOCITY_FEATURES)].equals(whole_past.loc[kept.index])
+    inside = transactions[transactions["transaction_id"].isin(kept.index)]
+    cut_first = velocity_features(inside).set_axis(inside["transaction_id"])
+    assert cut_first["txn_count_30d"].mean() < 0.8 * kept["txn_count_30d"].mean()
