@@ -395,7 +395,7 @@ def _card_testing(
     gap[position == 0] = 0
     offset = _within_episode(gap, size)
     typical = customers["typical_amount"].to_numpy()[victim][case]
-    amount = np.where(testing, rng.uniform(0.5, 3, n), typical * rng.lognormal(np.log(3.5), 0.6, n))
+    amount = np.where(testing, rng.uniform(0.5, 3, n), typical * rng.lognormal(np.log(3.0), 0.7, n))
     category = np.where(testing, _categories(rng, n, _TESTING_P), _categories(rng, n, _CASH_OUT_P))
     far = rng.random(len(victim))[case] < 0.55  # where the fraudster's connection geolocates
     distance = np.where(far, rng.lognormal(np.log(500), 1.2, n), rng.exponential(15.0, n))
@@ -434,7 +434,7 @@ def _account_takeover(
     distance = elsewhere[case] * rng.lognormal(0, 0.2, n)
     typical = customers["typical_amount"].to_numpy()[victim][case]
     category = _categories(rng, n, _TAKEOVER_P)
-    amount = typical * _amount_multiplier(category) * rng.lognormal(np.log(3.2), 0.5, n)
+    amount = typical * _amount_multiplier(category) * rng.lognormal(np.log(2.6), 0.6, n)
     return _Rows(
         who=victim[case], seconds=start[case] + offset, amount=amount, category=category,
         distance=distance, card_present=rng.random(n) < 0.1,
@@ -461,7 +461,7 @@ def _skimmed_card(
     )
     typical = customers["typical_amount"].to_numpy()[victim][case]
     category = _categories(rng, n, _SKIMMED_P)
-    amount = typical * _amount_multiplier(category) * rng.lognormal(np.log(3.5), 0.5, n)
+    amount = typical * _amount_multiplier(category) * rng.lognormal(np.log(2.8), 0.6, n)
     return _Rows(
         who=victim[case], seconds=start[case] + offset, amount=amount, category=category,
         distance=distance, card_present=np.ones(n, dtype=bool),

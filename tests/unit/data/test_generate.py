@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from training_data import single_feature_aucs, velocity_training_set
 
-from fraud_detection.config import DataSettings
+from fraud_detection.config import DataSettings, TrainingSettings
 from fraud_detection.data.generate import SCENARIOS, DriftSpec, GeneratedData, generate
 from fraud_detection.errors import FraudDetectionError
 from fraud_detection.features.aggregates import PROFILE_FEATURES
 from fraud_detection.features.velocity import VELOCITY_FEATURES
+from fraud_detection.training.split import after_warmup
 
 SETTINGS = DataSettings(n_customers=1_500, days=40, end=date(2026, 1, 1))
 SMALL = DataSettings(n_customers=600, days=30, end=date(2026, 1, 1))
@@ -151,10 +152,16 @@ def test_legitimate_customers_also_travel_shop_online_and_buy_gift_cards(
     assert ordinary.mean() > 0.025  # about 1 in 20 here
 
 
-def test_no_single_model_input_separates_fraud(data: GeneratedData) -> None:
+def test_no_single_model_input_separates_fraud() -> None:
     """Every model input (request, velocity, profile and derived features) alone ranks fraud
-    with a ROC-AUC of at most 0.80, however it is binned (`single_feature_auc`)."""
-    aucs = single_feature_aucs(velocity_training_set(data), (*VELOCITY_FEATURES, *PROFILE_FEATURES))
+    with a ROC-AUC of at most 0.80, however it is binned (`single_feature_auc`), on the rows
+    training sees: after the feature warm-up, when a card's 30-day baseline is complete. The
+    default world (about 540,000 rows and 1,500 frauds after the warm-up): a smaller one's AUCs
+    swing by a few hundredths with the seed, enough to hide an input over the bound."""
+    history = generate(DataSettings(end=SETTINGS.end))
+    warmup_days = TrainingSettings().feature_warmup_days
+    frame = after_warmup(velocity_training_set(history), warmup_days)
+    aucs = single_feature_aucs(frame, (*VELOCITY_FEATURES, *PROFILE_FEATURES))
     assert len(aucs) == 14
     assert max(aucs.values()) <= 0.80, aucs
 
