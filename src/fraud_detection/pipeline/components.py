@@ -157,16 +157,11 @@ def evaluate_model(
         Paths(Path(workspace)).registry, parameters.identity(identity).model_name
     )
     with tempfile.TemporaryDirectory() as tmp:  # the scores reach their output last
-        scores = steps.score_holdout(
-            Path(model.path), Path(training_set.path), training, registry, Path(tmp) / "scores"
-        )
-        steps.write_evaluation_report(
+        scores = Path(tmp) / "scores"
+        result = steps.evaluate_step(
             Path(model.path), Path(training_set.path), training, gate, registry,
-            Path(report.path), scores_path=scores,
+            Path(report.path), scores,
         )  # fmt: skip
-        result = steps.evaluate_model(
-            Path(model.path), Path(training_set.path), training, gate.target_fpr, scores
-        )
         for name, value in result.metrics().items():
             metrics.log_metric(name, value)
         curves.log_roc_curve(result.roc["fpr"], result.roc["tpr"], result.roc["threshold"])

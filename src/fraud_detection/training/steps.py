@@ -259,6 +259,36 @@ def write_evaluation_report(
     model = FraudModel.load(model_path)
     holdout = _holdout(training_set_path, params)
     scored = _scored(model, holdout, registry, scores_path)
+    return _write_report(holdout, scored, thresholds, registry, out_path)
+
+
+def evaluate_step(
+    model_path: Path, training_set_path: Path, params: TrainingSettings,
+    thresholds: GateSettings, registry: ModelRegistry, report_path: Path, scores_path: Path,
+) -> Evaluation:  # fmt: skip
+    """The pipeline's evaluate step whole, on one read of the holdout: score it once per model,
+    write the report, then the scores for the gate and register (`score_holdout`'s file), and
+    return the candidate's metrics (`evaluate_model`'s).
+
+    Raises:
+        EvaluationReportError: if the report cannot be built; the scores are not written then.
+        TrainingError: if production cannot score this holdout (the gate would refuse too).
+    """
+    model = FraudModel.load(model_path)
+    holdout = _holdout(training_set_path, params)
+    scored = _scored(model, holdout, registry, None)
+    _write_report(holdout, scored, thresholds, registry, report_path)
+    scored.write(scores_path)
+    return evaluate_frame(
+        holdout, scored.candidate.scores, model.threshold, thresholds.target_fpr,
+        params.alerts_per_day,
+    )  # fmt: skip
+
+
+def _write_report(
+    holdout: pd.DataFrame, scored: ScoredHoldout, thresholds: GateSettings,
+    registry: ModelRegistry, out_path: Path,
+) -> Path:  # fmt: skip
     inputs = ReportInputs(
         y_true=holdout[LABEL].to_numpy(),
         amounts=holdout["amount"].to_numpy(dtype=float),

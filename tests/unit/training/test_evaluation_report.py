@@ -22,6 +22,7 @@ from fraud_detection.registry import ModelRegistry
 from fraud_detection.registry.local import REPORT_FILE
 from fraud_detection.training import report, steps
 from fraud_detection.training.cost import cost_at, cost_curve
+from fraud_detection.training.holdout_scores import ScoredHoldout
 from fraud_detection.training.report import SECTIONS, ReportInputs, write_report
 from fraud_detection.training.report_figures import Scored
 
@@ -163,6 +164,34 @@ def test_the_report_draws_production_and_is_kept_beside_the_model_card(
     version = registry.get(registered["version"])
     assert (version.path / REPORT_FILE).read_text() == out.read_text()
     assert REPORT_FILE in version.card["files"]
+
+
+def test_the_evaluate_step_on_one_read_equals_its_parts(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    """`evaluate_step` (one read of the holdout, each model scored once) gives the metrics,
+    the scores file and the report that `evaluate_model`, `score_holdout` and
+    `write_evaluation_report` give apart."""
+    registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
+    champion = registry.register(trained["champion"], {})
+    registry.promote(champion.version, reason="first")
+    candidate, data = trained["candidate"], trained["data"]
+    whole = steps.evaluate_step(
+        candidate, data, PARAMS, GATE, registry, tmp_path / "whole.html", tmp_path / "whole.pq"
+    )
+    apart = steps.evaluate_model(candidate, data, PARAMS, GATE.target_fpr)
+    assert whole.to_dict() == apart.to_dict()
+    stored = ScoredHoldout.read(tmp_path / "whole.pq")
+    alone = ScoredHoldout.read(
+        steps.score_holdout(candidate, data, PARAMS, registry, tmp_path / "apart.pq")
+    )
+    assert stored.champion_version == alone.champion_version == champion.version
+    np.testing.assert_array_equal(stored.transaction_ids, alone.transaction_ids)
+    np.testing.assert_array_equal(stored.candidate.scores, alone.candidate.scores)
+    assert stored.champion is not None and alone.champion is not None
+    np.testing.assert_array_equal(stored.champion.scores, alone.champion.scores)
+    report_text = (tmp_path / "whole.html").read_text()
+    assert f"production {champion.version}" in report_text
 
 
 def test_the_evaluate_step_writes_no_gate_input_when_its_report_fails(
