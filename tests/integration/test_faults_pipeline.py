@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_TRAINING
 
 from fraud_detection.config import Settings
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
@@ -26,6 +27,12 @@ from fraud_detection.registry.local import CARD_FILE, MODEL_FILE
 pytestmark = pytest.mark.integration
 
 CLI = Path(sys.executable).with_name("fraud-detection")
+# The CLI reads its settings from the environment: the workspace's, as `make_workspace` sets them
+# (its 40-day history cannot spare the default 30-day feature warm-up).
+CLI_ENV = {
+    **os.environ,
+    "FRAUD_TRAINING__FEATURE_WARMUP_DAYS": str(SMALL_TRAINING["feature_warmup_days"]),
+}
 
 
 def registry_of(settings: Settings) -> ModelRegistry:
@@ -39,7 +46,7 @@ def kill_when(
     `condition()` holds, and return the seconds it ran. Fails if it ends before that."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=CLI_ENV
         )
     started = time.monotonic()
     try:
