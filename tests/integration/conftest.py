@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -55,6 +56,19 @@ def make_workspace(root: Path, **data: object) -> Settings:
         data=DataSettings(**{**SMALL_DATA, "end": DATA_END, **data}),
         training=TrainingSettings(**SMALL_TRAINING),
     )
+
+
+def workspace_environment() -> dict[str, str]:
+    """`make_workspace`'s data and training settings as the environment a CLI process reads
+    them from (`FRAUD_DATA__…`, `FRAUD_TRAINING__…`), the history's end included."""
+    labels = cast(dict[str, float], SMALL_DATA["labels"])
+    data = {k: v for k, v in SMALL_DATA.items() if k != "labels"}
+    return {
+        "FRAUD_DATA__END": DATA_END.isoformat(),
+        **{f"FRAUD_DATA__{k.upper()}": str(v) for k, v in data.items()},
+        **{f"FRAUD_DATA__LABELS__{k.upper()}": str(v) for k, v in labels.items()},
+        **{f"FRAUD_TRAINING__{k.upper()}": str(v) for k, v in SMALL_TRAINING.items()},
+    }
 
 
 def assert_online_features_present(settings: Settings) -> None:

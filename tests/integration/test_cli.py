@@ -12,13 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import httpx
 import pandas as pd
 import psutil
 import pytest
-from conftest import DATA_END, SMALL_DATA, SMALL_TRAINING
+from conftest import DATA_END, workspace_environment
 
 from fraud_detection.cli import main
 from fraud_detection.config import Settings
@@ -183,12 +182,7 @@ def test_the_demo_runs_every_stage(new_workspace: Callable[..., Settings]) -> No
     """`make demo`'s command on a fresh workspace (the tests' small pinned history), piped: every
     stage runs or says why it is skipped, the output is plain, and it exits 0."""
     settings = new_workspace()
-    labels = cast(dict[str, float], SMALL_DATA["labels"])
-    env = {**environment(columns=120), "FRAUD_DATA__N_CUSTOMERS": str(SMALL_DATA["n_customers"]),
-           "FRAUD_DATA__DAYS": str(SMALL_DATA["days"]),
-           "FRAUD_DATA__FRAUD_RATE": str(SMALL_DATA["fraud_rate"]),
-           "FRAUD_TRAINING__FEATURE_WARMUP_DAYS": str(SMALL_TRAINING["feature_warmup_days"]),
-           **{f"FRAUD_DATA__LABELS__{k.upper()}": str(v) for k, v in labels.items()}}  # fmt: skip
+    env = {**environment(columns=120), **workspace_environment()}
     result = subprocess.run(
         command(settings, "demo"), capture_output=True, text=True, timeout=1800, env=env
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_TRAINING
+from conftest import workspace_environment
 
 from fraud_detection.config import Settings
 from fraud_detection.jobs.prepare import prepare_data, prepare_features
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.integration
 CLI = Path(sys.executable).with_name("fraud-detection")
 # The CLI reads its settings from the environment: the workspace's, as `make_workspace` sets them
 # (its 40-day history cannot spare the default 30-day feature warm-up).
-CLI_ENV = {
-    **os.environ,
-    "FRAUD_TRAINING__FEATURE_WARMUP_DAYS": str(SMALL_TRAINING["feature_warmup_days"]),
-}
+CLI_ENV = {**os.environ, **workspace_environment()}
 
 
 def registry_of(settings: Settings) -> ModelRegistry:
