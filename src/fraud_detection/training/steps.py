@@ -179,26 +179,12 @@ def _calibration(model: FraudModel) -> dict[str, Any]:
     return {"method": "none"} if model.calibrator is None else model.calibrator.describe()
 
 
-def score_holdout(
-    model_path: Path, training_set_path: Path, params: TrainingSettings,
-    registry: ModelRegistry, out_path: Path,
-) -> Path:  # fmt: skip
-    """Score the holdout once with the candidate and with production (if any), for the steps
-    after this one (`training.holdout_scores`).
-
-    Raises:
-        TrainingError: if production cannot score this holdout (the gate would refuse too).
-    """
-    holdout = _holdout(training_set_path, params)
-    return _scored(FraudModel.load(model_path), holdout, registry, None).write(out_path)
-
-
 def evaluate_model(
     model_path: Path, training_set_path: Path, params: TrainingSettings, target_fpr: float,
     scores_path: Path | None = None,
 ) -> Evaluation:  # fmt: skip
     """Metrics of the model on the holdout split (its scores from `scores_path`, the
-    `score_holdout` file, when they are this holdout's)."""
+    `evaluate_step` file, when they are this holdout's)."""
     model = FraudModel.load(model_path)
     holdout = _holdout(training_set_path, params)
     scores = _candidate_scores(model, holdout, scores_path)
@@ -217,8 +203,8 @@ def gate(
     Args:
         model_path: The candidate (its holdout scores and deployed threshold).
         evaluation: Its holdout metrics (`evaluate_model`).
-        scores_path: The holdout's scores (`score_holdout`), used when they are this holdout's
-            and current production's; else the models score it here.
+        scores_path: The holdout's scores (`evaluate_step`'s file), used when they are this
+            holdout's and current production's; else the models score it here.
     """
     metrics = {k: float(v) for k, v in evaluation.items() if isinstance(v, int | float)}
     holdout = _holdout(training_set_path, params)
@@ -250,7 +236,7 @@ def write_evaluation_report(
     scores_path: Path | None = None,
 ) -> Path:  # fmt: skip
     """The candidate's HTML evaluation report on the holdout, production's curves beside it
-    (the scores from `scores_path`, the `score_holdout` file, when they are current).
+    (the scores from `scores_path`, the `evaluate_step` file, when they are current).
 
     Raises:
         EvaluationReportError: if the report cannot be built or written (nothing is written).
@@ -267,7 +253,7 @@ def evaluate_step(
     thresholds: GateSettings, registry: ModelRegistry, report_path: Path, scores_path: Path,
 ) -> Evaluation:  # fmt: skip
     """The pipeline's evaluate step whole, on one read of the holdout: score it once per model,
-    write the report, then the scores for the gate and register (`score_holdout`'s file), and
+    write the report, then the scores for the gate and register (`training.holdout_scores`), and
     return the candidate's metrics (`evaluate_model`'s).
 
     Raises:
@@ -352,7 +338,7 @@ def register(
     scores_path: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Register a gated model with its model card, monitoring reference (its scores from
-    `scores_path`, the `score_holdout` file, when they are this holdout's) and evaluation
+    `scores_path`, the `evaluate_step` file, when they are this holdout's) and evaluation
     report (`report_path`, kept beside the card); optionally promote.
 
     Refuses a model whose gate decision did not pass, whatever the caller's wiring.

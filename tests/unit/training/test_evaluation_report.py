@@ -23,6 +23,7 @@ from fraud_detection.registry.local import REPORT_FILE
 from fraud_detection.training import report, steps
 from fraud_detection.training.cost import cost_at, cost_curve
 from fraud_detection.training.holdout_scores import ScoredHoldout
+from fraud_detection.training.model import FraudModel
 from fraud_detection.training.report import SECTIONS, ReportInputs, write_report
 from fraud_detection.training.report_figures import Scored
 
@@ -169,9 +170,9 @@ def test_the_report_draws_production_and_is_kept_beside_the_model_card(
 def test_the_evaluate_step_on_one_read_equals_its_parts(
     trained: dict[str, Path], tmp_path: Path
 ) -> None:
-    """`evaluate_step` (one read of the holdout, each model scored once) gives the metrics,
-    the scores file and the report that `evaluate_model`, `score_holdout` and
-    `write_evaluation_report` give apart."""
+    """`evaluate_step` (one read of the holdout, each model scored once) gives the metrics
+    `evaluate_model` gives, the scores file of each model's scores on the holdout's rows, and
+    the report with production beside the candidate."""
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     champion = registry.register(trained["champion"], {})
     registry.promote(champion.version, reason="first")
@@ -182,14 +183,14 @@ def test_the_evaluate_step_on_one_read_equals_its_parts(
     apart = steps.evaluate_model(candidate, data, PARAMS, GATE.target_fpr)
     assert whole.to_dict() == apart.to_dict()
     stored = ScoredHoldout.read(tmp_path / "whole.pq")
-    alone = ScoredHoldout.read(
-        steps.score_holdout(candidate, data, PARAMS, registry, tmp_path / "apart.pq")
+    holdout = steps._holdout(data, PARAMS)
+    assert stored.champion_version == champion.version
+    np.testing.assert_array_equal(stored.transaction_ids, holdout["transaction_id"].to_numpy())
+    np.testing.assert_array_equal(
+        stored.candidate.scores, FraudModel.load(candidate).score(holdout)
     )
-    assert stored.champion_version == alone.champion_version == champion.version
-    np.testing.assert_array_equal(stored.transaction_ids, alone.transaction_ids)
-    np.testing.assert_array_equal(stored.candidate.scores, alone.candidate.scores)
-    assert stored.champion is not None and alone.champion is not None
-    np.testing.assert_array_equal(stored.champion.scores, alone.champion.scores)
+    assert stored.champion is not None
+    np.testing.assert_array_equal(stored.champion.scores, champion.load().score(holdout))
     report_text = (tmp_path / "whole.html").read_text()
     assert f"production {champion.version}" in report_text
 

@@ -127,14 +127,20 @@ def test_gate_refuses_a_deliberately_worse_candidate_against_production(
     assert any("champion" in reason for reason in refused.reasons)
 
 
+def scores_file(model_path: Path, source: Path, registry: ModelRegistry, out: Path) -> Path:
+    """The holdout's scores file the pipeline's evaluate step writes (its report beside it)."""
+    steps.evaluate_step(model_path, source, PARAMS, GATE, registry, out.with_suffix(".html"), out)
+    return out
+
+
 def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
     training_set: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """`score_holdout` scores once for the steps after it; a step whose holdout rows or
+    """`evaluate_step` scores once for the steps after it; a step whose holdout rows or
     production differ from the file's scores again instead of using them."""
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     good_path, good_metrics, holdout_source = train_candidate(training_set, tmp_path, "good")
-    before = steps.score_holdout(good_path, holdout_source, PARAMS, registry, tmp_path / "0.pq")
+    before = scores_file(good_path, holdout_source, registry, tmp_path / "0.pq")
     assert ScoredHoldout.read(before).champion is None
     decision = steps.gate(good_path, good_metrics, holdout_source, PARAMS, registry, GATE, before)
     steps.register(good_path, good_metrics, decision.to_dict(), holdout_source, PARAMS, registry,
@@ -148,14 +154,14 @@ def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
 
     # Scored before production existed: the gate scores production itself and refuses.
     worse_path, worse_metrics, _ = train_candidate(training_set, tmp_path, "worse", shuffle=True)
-    stale = steps.score_holdout(worse_path, holdout_source, PARAMS, ModelRegistry(
+    stale = scores_file(worse_path, holdout_source, ModelRegistry(
         tmp_path / "empty", "fraud-detector"), tmp_path / "1.pq")  # fmt: skip
     refused = steps.gate(worse_path, worse_metrics, holdout_source, PARAMS, registry, GATE, stale)
     assert not refused.passed and any("champion" in r for r in refused.reasons)
 
     # Current scores are read, not recomputed: perfect scores in the file grade as perfect.
     current = ScoredHoldout.read(
-        steps.score_holdout(worse_path, holdout_source, PARAMS, registry, tmp_path / "2.pq")
+        scores_file(worse_path, holdout_source, registry, tmp_path / "2.pq")
     )
     assert current.champion_version == production.version
     labels = holdout["is_fraud"].to_numpy(dtype=float)
