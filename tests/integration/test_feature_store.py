@@ -126,7 +126,7 @@ def test_the_training_set_leaves_the_warm_up_out_after_the_join(
 ) -> None:
     """A row kept after the warm-up carries the velocity of the card's whole past, the warm-up's
     transactions included: cut before the join, its 30-day counts would start again from zero."""
-    from fraud_detection.training.steps import build_training_set
+    from fraud_detection.training.data_steps import build_training_set
 
     paths, service = ready_workspace.paths, ready_workspace.feature_service
     out = tmp_path / "training_set.parquet"

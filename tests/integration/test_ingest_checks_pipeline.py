@@ -15,7 +15,7 @@ from fraud_detection.errors import FraudDetectionError
 from fraud_detection.jobs.prepare import prepare_data
 from fraud_detection.pipeline import local_run
 from fraud_detection.registry import ModelRegistry
-from fraud_detection.training.steps import REFERENCE_FILE
+from fraud_detection.registry.local import REFERENCE_FILE
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from scipy.stats import truncnorm
 
 from fraud_detection.config import LabelSettings
 from fraud_detection.data.contract import LABEL, LABEL_AVAILABLE_AT
@@ -129,6 +128,10 @@ def _delays(settings: LabelSettings, span_days: np.ndarray, seed: int) -> np.nda
     room = np.maximum(settings.maturity_days - span_days, 1e-6)
     mu, sigma = np.log(settings.fraud_delay_median_days), settings.fraud_delay_sigma
     upper = (np.log(room) - mu) / sigma  # in standard units of the log-delay
+    # Imported here: scipy.stats takes about a second to import, and the pipeline's steps read
+    # label arrival times (`labels_known_at`) without ever drawing them.
+    from scipy.stats import truncnorm
+
     rng = np.random.default_rng([seed, _STREAM])
     log_delay = truncnorm.rvs(-np.inf, upper, loc=mu, scale=sigma, random_state=rng)
     return np.asarray(np.exp(np.atleast_1d(log_delay)), dtype=float)

@@ -28,6 +28,7 @@ from fraud_detection.monitoring.log_reader import read_labels, read_window
 from fraud_detection.monitoring.reports import check_columns, drift_report, quality_report
 from fraud_detection.monitoring.verdict import Verdict, decide
 from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry.local import REFERENCE_FILE
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def run_monitor(
     )
     model = production.load()
     columns = model.feature_columns
-    raw_reference = whole_days(pd.read_parquet(production.path / "reference.parquet"))
+    raw_reference = whole_days(pd.read_parquet(production.path / REFERENCE_FILE))
     reference = model.inputs(raw_reference).assign(
         **{PREDICTION: raw_reference["prediction"].to_numpy(),
            "is_fraud": raw_reference["is_fraud"].to_numpy()}

@@ -49,10 +49,10 @@ def ingest_data(
     from fraud_detection.config import Paths
     from fraud_detection.pipeline import parameters
     from fraud_detection.registry import ModelRegistry
-    from fraud_detection.training import steps
+    from fraud_detection.training import data_steps
 
     paths = Paths(Path(workspace))
-    summary = steps.ingest(
+    summary = data_steps.ingest(
         paths.transactions,
         ModelRegistry(paths.registry, parameters.identity(identity).model_name),
         parameters.ingest(ingest_settings),
@@ -81,9 +81,9 @@ def build_training_set(
 
     from fraud_detection.config import Paths
     from fraud_detection.pipeline import parameters
-    from fraud_detection.training import steps
+    from fraud_detection.training import data_steps
 
-    summary = steps.build_training_set(
+    summary = data_steps.build_training_set(
         Path(validated.path),
         Paths(Path(workspace)).feature_repo,
         parameters.identity(identity).feature_service,

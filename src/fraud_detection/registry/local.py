@@ -17,15 +17,22 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fraud_detection.errors import NoProductionModelError, RegistryError
-from fraud_detection.training.model import FraudModel
+
+if TYPE_CHECKING:
+    from fraud_detection.training.model import FraudModel
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 # The evaluation report of the version on its holdout, beside its card (training.report).
 REPORT_FILE = "evaluation_report.html"
+# Holdout rows kept with the version, its scores among them: the monitoring reference, which
+# ingestion's distribution checks compare with too (training.steps.REFERENCE_ROWS of them)...
+REFERENCE_FILE = "reference.parquet"
+# ...and the whole labelled holdout, the canary's probe set (rollout.probe).
+PROBE_FILE = "probe.parquet"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,10 @@ class RegisteredModel:
         return _read_json(self.path / CARD_FILE)
 
     def load(self) -> FraudModel:
+        # Imported here: scikit-learn takes seconds to import, and most readers of the
+        # registry (ingestion's checks, the monitor, the CLI) never load a model.
+        from fraud_detection.training.model import FraudModel
+
         return FraudModel.load(self.path / MODEL_FILE)
 
 

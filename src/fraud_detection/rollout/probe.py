@@ -56,9 +56,9 @@ from fraud_detection.config import RolloutSettings
 from fraud_detection.data.contract import LABEL
 from fraud_detection.data.io import read_parquet
 from fraud_detection.errors import RolloutError
+from fraud_detection.registry.local import PROBE_FILE, REFERENCE_FILE
 from fraud_detection.training import bootstrap
 from fraud_detection.training.model import FraudModel
-from fraud_detection.training.steps import PROBE_FILE, REFERENCE_FILE
 
 CLUSTER = "customer_id"
 # Where a registered version keeps labelled, point-in-time rows, best first.

@@ -1,4 +1,5 @@
-"""The training pipeline's steps as plain functions over files.
+"""The training pipeline's model steps as plain functions over files: train, evaluate, gate and
+register (the data steps before them are in `training.data_steps`).
 
 Each KFP component in `fraud_detection.pipeline.components` is a thin adapter that calls one of
 these, so the same code runs in a cluster pod, under `kfp.local`, and in unit tests without kfp.
@@ -14,13 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraud_detection.config import GateSettings, IngestSettings, TrainingSettings
-from fraud_detection.data import distribution
+from fraud_detection.config import GateSettings, TrainingSettings
 from fraud_detection.data.contract import LABEL
-from fraud_detection.data.io import load_transactions, read_parquet, write_parquet
+from fraud_detection.data.io import read_parquet, write_parquet
 from fraud_detection.errors import TrainingError
 from fraud_detection.registry import ModelRegistry, RegisteredModel
-from fraud_detection.registry.local import REPORT_FILE
+from fraud_detection.registry.local import PROBE_FILE, REFERENCE_FILE, REPORT_FILE
 from fraud_detection.training.calibration import fit_calibrator
 from fraud_detection.training.cost import choose_threshold
 from fraud_detection.training.evaluate import Evaluation, evaluate, evaluate_frame
@@ -29,81 +29,13 @@ from fraud_detection.training.holdout_scores import ScoredHoldout
 from fraud_detection.training.model import FraudModel, fit
 from fraud_detection.training.report import ReportInputs, write_report
 from fraud_detection.training.report_figures import Scored
-from fraud_detection.training.split import after_warmup, require_both_classes, time_split
+from fraud_detection.training.split import time_split
 
 # Rows of the holdout kept with the model as the monitoring reference: the whole default holdout
 # (ten days of about 9,000). The monitor's per-card design effect leaves a 20,000-row reference
 # too noisy to see a 5x fraud attack in a 72-hour window; 90,000 rows see it in 96 % of windows
 # (docs/monitoring.md, "Detection matrix").
 REFERENCE_ROWS = 90_000
-REFERENCE_FILE = "reference.parquet"  # beside each version's model card
-# The whole holdout (labelled, point-in-time rows), beside the card: the canary's probe set
-# (`rollout.probe`), which needs more fraud than the monitoring reference keeps.
-PROBE_FILE = "probe.parquet"
-
-
-def ingest(
-    transactions_path: Path, registry: ModelRegistry, checks: IngestSettings, out_path: Path
-) -> dict[str, Any]:
-    """Validate raw transactions against the contract, then their distribution against
-    production's reference snapshot (`data.distribution`), and keep the validated copy.
-
-    Raises:
-        DataContractError: values break the contract.
-        DataDistributionError: the distribution departs from production's reference (a constant
-            column, a vanished category, a collapsed label rate, a jump in nulls); nothing is
-            written, so nothing downstream runs on it.
-    """
-    frame = load_transactions(transactions_path)
-    require_both_classes(frame, f"{transactions_path}")
-    checked = _check_distribution(frame, registry, checks, str(transactions_path))
-    write_parquet(frame, out_path)
-    return {
-        "rows": len(frame),
-        "fraud_rate": float(frame[LABEL].mean()),
-        "window_start": str(frame["event_timestamp"].min()),
-        "window_end": str(frame["event_timestamp"].max()),
-        "distribution": checked,
-    }
-
-
-def _check_distribution(
-    frame: pd.DataFrame, registry: ModelRegistry, checks: IngestSettings, source: str
-) -> dict[str, Any]:
-    """The distribution checks' summary; skipped, with the reason, when nothing is there to
-    compare with."""
-    production = registry.production()
-    if production is None:
-        reason = f"no production model of {registry.name} yet, so no reference to compare with"
-        return {"status": "skipped", "reason": reason}
-    reference_file = production.path / REFERENCE_FILE
-    reference = read_parquet(reference_file) if reference_file.exists() else None
-    if reference is None or reference.empty:
-        reason = f"production {production.version} keeps no reference rows ({REFERENCE_FILE})"
-        return {"status": "skipped", "reason": reason}
-    name = f"production {registry.name} {production.version}"
-    comparison = distribution.compare(frame, reference, checks, name)
-    comparison.raise_for_problems(source)
-    return comparison.summary()
-
-
-def build_training_set(
-    validated_path: Path, feature_repo: Path, feature_service: str, out_path: Path,
-    warmup_days: float = 0.0,
-) -> dict[str, Any]:  # fmt: skip
-    """Join each transaction with its point-in-time features from Feast, then leave the
-    feature warm-up out (`split.after_warmup`): after the join, since a card's velocity
-    features are computed from the transactions joined, the warm-up's among them."""
-    from fraud_detection.features import store as feature_store  # Feast is slow to import
-
-    transactions = read_parquet(validated_path)
-    store = feature_store.open_store(feature_repo)
-    looked_up = feature_store.service_features(store, feature_service)
-    frame = feature_store.training_frame(store, feature_service, transactions)
-    frame = after_warmup(frame, warmup_days)
-    write_parquet(frame, out_path)
-    missing = {name: float(frame[name].isna().mean()) for name in looked_up}
-    return {"rows": len(frame), "features": list(looked_up), "missing_share": missing}
 
 
 def train(

@@ -31,10 +31,10 @@ from fraud_detection.data.io import write_parquet
 from fraud_detection.features.velocity import VELOCITY_FEATURES
 from fraud_detection.identity import Identity
 from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry.local import PROBE_FILE
 from fraud_detection.rollout import cluster_job, kserve, traffic
 from fraud_detection.rollout.analysis import Measurements
 from fraud_detection.training.model import fit
-from fraud_detection.training.steps import PROBE_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "pvc://fraud-workspace/artifacts/registry/fraud-detector/versions"

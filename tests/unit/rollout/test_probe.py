@@ -12,9 +12,9 @@ import pytest
 from fraud_detection.config import RolloutSettings
 from fraud_detection.data.io import write_parquet
 from fraud_detection.errors import RolloutError
+from fraud_detection.registry.local import PROBE_FILE, REFERENCE_FILE
 from fraud_detection.rollout.probe import gather, probe_rows
 from fraud_detection.training.evaluate import evaluate
-from fraud_detection.training.steps import PROBE_FILE, REFERENCE_FILE
 
 LIMITS = RolloutSettings(bootstrap_resamples=200)
 

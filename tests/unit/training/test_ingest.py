@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from fraud_detection.data.generate import generate
 from fraud_detection.data.io import write_parquet
 from fraud_detection.errors import DataDistributionError
 from fraud_detection.registry import ModelRegistry
-from fraud_detection.training import steps
+from fraud_detection.registry.local import REFERENCE_FILE
+from fraud_detection.training import data_steps
 
 DATA = DataSettings(n_customers=400, days=40, end=date(2026, 3, 2))
 
@@ -32,7 +35,7 @@ def registry_with_production(root: Path, reference: pd.DataFrame | None) -> Mode
     extra = (
         {}
         if reference is None
-        else {steps.REFERENCE_FILE: write_parquet(reference, root / "ref.parquet")}
+        else {REFERENCE_FILE: write_parquet(reference, root / "ref.parquet")}
     )
     registered = registry.register(model_file, {"threshold": 0.5}, extra)
     registry.promote(registered.version, reason="test")
@@ -41,7 +44,7 @@ def registry_with_production(root: Path, reference: pd.DataFrame | None) -> Mode
 
 def ingest(frame: pd.DataFrame, registry: ModelRegistry, tmp_path: Path) -> dict[str, object]:
     raw = write_parquet(frame, tmp_path / "raw.parquet")
-    return steps.ingest(raw, registry, IngestSettings(), tmp_path / "validated.parquet")
+    return data_steps.ingest(raw, registry, IngestSettings(), tmp_path / "validated.parquet")
 
 
 def test_without_production_the_checks_are_skipped_with_the_reason(
@@ -88,3 +91,16 @@ def test_a_constant_column_stops_ingestion_before_anything_is_written(
     assert problem.startswith("amount: constant: standard deviation 0, reference ")
     assert str(tmp_path / "raw.parquet") in str(failure.value)
     assert not (tmp_path / "validated.parquet").exists()
+
+
+def test_the_data_steps_never_import_scikit_learn() -> None:
+    """Each pipeline step is a process of its own: ingest and the training set, which fit no
+    model, must not pay scikit-learn's import (about 2 s a process), nor SciPy's."""
+    imports = (
+        "import sys, fraud_detection.training.data_steps, fraud_detection.pipeline.parameters; "
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", imports], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -19,6 +19,7 @@ from fraud_detection.features.aggregates import (
     STATS_FEATURES,
 )
 from fraud_detection.registry import ModelRegistry
+from fraud_detection.registry.local import REFERENCE_FILE
 from fraud_detection.training import steps
 from fraud_detection.training.holdout_scores import ScoredHoldout
 from fraud_detection.training.model import FraudModel, fit
@@ -147,7 +148,7 @@ def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
                    lineage={}, promote=True, scores_path=before)  # fmt: skip
     production = registry.production()
     assert production is not None
-    reference = pd.read_parquet(production.path / steps.REFERENCE_FILE)
+    reference = pd.read_parquet(production.path / REFERENCE_FILE)
     holdout = steps._holdout(holdout_source, PARAMS)
     expected = FraudModel.load(good_path).score(holdout)[-len(reference) :]
     np.testing.assert_array_equal(reference["prediction"].to_numpy(), expected)
