@@ -152,7 +152,8 @@ def gate(
     if champion is None:
         return decide(candidate, rows, thresholds)
     scored = scored_holdout.champion
-    assert scored is not None  # `_scored` scores production whenever there is one
+    if scored is None:  # `_scored` scores production whenever there is one; never silently skip
+        raise TrainingError(f"no scores of production {champion.version} on this holdout")
     champion_eval = evaluate(
         holdout[LABEL].to_numpy(), scored.scores, scored.threshold, thresholds.target_fpr
     )
