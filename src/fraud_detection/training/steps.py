@@ -163,24 +163,6 @@ def gate(
     return decide(candidate, rows, thresholds, production)
 
 
-def write_evaluation_report(
-    model_path: Path, training_set_path: Path, params: TrainingSettings,
-    thresholds: GateSettings, registry: ModelRegistry, out_path: Path,
-    scores_path: Path | None = None,
-) -> Path:  # fmt: skip
-    """The candidate's HTML evaluation report on the holdout, production's curves beside it
-    (the scores from `scores_path`, the `evaluate_step` file, when they are current).
-
-    Raises:
-        EvaluationReportError: if the report cannot be built or written (nothing is written).
-        TrainingError: if production cannot score this holdout (the gate would refuse too).
-    """
-    model = FraudModel.load(model_path)
-    holdout = _holdout(training_set_path, params)
-    scored = _scored(model, holdout, registry, scores_path)
-    return _write_report(holdout, scored, thresholds, registry, out_path)
-
-
 def evaluate_step(
     model_path: Path, training_set_path: Path, params: TrainingSettings,
     thresholds: GateSettings, registry: ModelRegistry, report_path: Path, scores_path: Path,

@@ -153,11 +153,11 @@ def test_the_report_draws_production_and_is_kept_beside_the_model_card(
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     champion = registry.register(trained["champion"], {})
     registry.promote(champion.version, reason="first")
-    out = steps.write_evaluation_report(trained["candidate"], trained["data"], PARAMS, GATE,
-                                        registry, tmp_path / "report.html")  # fmt: skip
+    out = tmp_path / "report.html"
+    evaluation = steps.evaluate_step(trained["candidate"], trained["data"], PARAMS, GATE,
+                                     registry, out, tmp_path / "scores.pq")  # fmt: skip
     assert f"production {champion.version}" in out.read_text()
 
-    evaluation = steps.evaluate_model(trained["candidate"], trained["data"], PARAMS, 0.01)
     registered = steps.register(
         trained["candidate"], evaluation.metrics(), {"passed": True}, trained["data"], PARAMS,
         registry, lineage={}, promote=False, report_path=out,
