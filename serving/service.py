@@ -9,14 +9,17 @@ Serve locally: `bentoml serve serving.service:FraudDetector --arg model_tag=NAME
 
 At import, only what BentoML reads from the module: the build arguments, the bundled model, the
 service's name and configuration (the name is project.env's MODEL_NAME) and its middleware.
-Settings, log filters and metrics wait for the service's `__init__`, in the worker.
+Settings, log filters, metrics, the model's code (scikit-learn, treelite) and the feature
+stores' (pandas, Feast) wait for the service's `__init__`, in the worker: `bentoml serve`
+imports this module in its supervisor too, which scores nothing, and every server start would
+pay those imports twice (about 2 s on a 2-core machine).
 """
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 from bentoml.validators import ContentType
@@ -28,12 +31,11 @@ from fraud_detection.identity import Identity
 from fraud_detection.serving import log_filters
 from fraud_detection.serving.body_limit import ASGIApp, BodySizeLimit
 from fraud_detection.serving.http_contract import JsonOnly, OpenAPIErrors
-from fraud_detection.serving.model_features import open_model_features
-from fraud_detection.serving.model_store import ServableModel, load_servable
-from fraud_detection.serving.prediction_log import PredictionLog
 from fraud_detection.serving.schemas import MAX_BATCH, ModelInfo, Score, Transactions
-from fraud_detection.serving.scoring import Scorer
 from fraud_detection.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from fraud_detection.serving.model_store import ServableModel
 
 
 class BuildArguments(BaseModel):
@@ -97,6 +99,11 @@ class FraudDetector:
     bundled_model = bentoml.models.BentoModel(ARGS.model_tag)
 
     def __init__(self) -> None:
+        from fraud_detection.serving.model_features import open_model_features
+        from fraud_detection.serving.model_store import load_servable
+        from fraud_detection.serving.prediction_log import PredictionLog
+        from fraud_detection.serving.scoring import Scorer
+
         settings = ServingSettings()
         log_filters.install()
         model_dir = settings.model_dir or Path(self.bundled_model.path)

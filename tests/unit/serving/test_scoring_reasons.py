@@ -5,9 +5,6 @@ before, and the API's OpenAPI document describes the field."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fresh_interpreter import last_line_printed
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from small_model import LOOKED_UP, small_model
@@ -27,7 +25,6 @@ from fraud_detection.serving.schemas import Score, Transaction
 from fraud_detection.serving.scoring import Scorer
 from fraud_detection.training.model import FraudModel
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 WHEN = datetime(2026, 1, 5, 3, 30, tzinfo=UTC)
 HABITUAL = {"transaction_id": "habitual", "customer_id": 7, "amount": 20.0,
             "merchant_category": "grocery", "distance_from_home_km": 1.0, "card_present": True,
@@ -117,11 +114,7 @@ def test_the_openapi_document_describes_the_reasons(tmp_path: Path) -> None:
         "import json; from serving.service import FraudDetector; "
         "print(json.dumps(FraudDetector.openapi_spec.asdict()['components']['schemas']))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, "BENTOML_HOME": str(tmp_path)}, timeout=120, check=True,
-    )  # fmt: skip
-    schemas = json.loads(done.stdout.strip().splitlines()[-1])
+    schemas = json.loads(last_line_printed(program, tmp_path))
     reasons = schemas["Score"]["properties"]["reasons"]
     assert "reasons" not in schemas["Score"]["required"]
     assert "threshold" in reasons["description"]

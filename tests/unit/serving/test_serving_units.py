@@ -6,11 +6,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from fresh_interpreter import last_line_printed
 from pydantic import ValidationError
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
@@ -159,3 +161,14 @@ def test_client_errors_are_logged_as_one_line_and_server_errors_keep_their_trace
     server = _failed_request_record(RuntimeError("model exploded"))
     assert log_filter.filter(server) and server.exc_info is not None
     assert server.levelno == logging.ERROR
+
+
+def test_the_service_module_leaves_the_model_and_the_stores_to_the_worker(tmp_path: Path) -> None:
+    """`bentoml serve` imports the service module in its supervisor as well as in the worker:
+    what only `__init__` uses (scikit-learn and treelite for the model, Feast for the stores)
+    must not be imported with the module, or every server start pays it twice."""
+    program = (
+        "import sys, serving.service; "
+        "print(sorted(m for m in ('sklearn', 'scipy', 'treelite', 'feast') if m in sys.modules))"
+    )
+    assert last_line_printed(program, tmp_path) == "[]"
