@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fresh_interpreter import last_line_printed
 
 from fraud_detection.config import Settings
 from fraud_detection.data.io import load_transactions
@@ -141,3 +142,28 @@ def test_the_training_set_leaves_the_warm_up_out_after_the_join(
     inside = transactions[transactions["transaction_id"].isin(kept.index)]
     cut_first = velocity_features(inside).set_axis(inside["transaction_id"])
     assert cut_first["txn_count_30d"].mean() < 0.8 * kept["txn_count_30d"].mean()
+
+
+def test_reading_the_store_imports_no_feast_module_that_typeguard_would_check(
+    ready_workspace: Settings, tmp_path: Path
+) -> None:
+    """After `import_for_reading`, the reads a worker and the training-set step make (online
+    features, a point-in-time join) import no further Feast module with `@typechecked`
+    classes: importing the package covers the read path (`features.feast_import`)."""
+    paths, service = ready_workspace.paths, ready_workspace.feature_service
+    program = (
+        "import sys, typeguard\n"
+        "from pathlib import Path\n"
+        "from fraud_detection.features.feast_import import import_for_reading\n"
+        "import_for_reading()\n"
+        "decorated = []\n"
+        "typeguard.typechecked = lambda *a, **k: decorated.append(1) or (a[0] if a else None)\n"
+        "from fraud_detection.data.io import load_transactions\n"
+        "from fraud_detection.features import store\n"
+        f"opened = store.open_store(Path({str(paths.feature_repo)!r}))\n"
+        f"rows = load_transactions(Path({str(paths.transactions)!r})).head(50)\n"
+        f"store.training_frame(opened, {service!r}, rows)\n"
+        f"store.online_features(opened, {service!r}, rows['customer_id'])\n"
+        "print(len(decorated))\n"
+    )
+    assert last_line_printed(program, tmp_path) == "0"

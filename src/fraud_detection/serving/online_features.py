@@ -44,6 +44,9 @@ class OnlineFeatures:
         probe_timeout_s: float = 2.0,
         lookup_timeout_s: float = 0.25,
     ) -> None:
+        from fraud_detection.features.feast_import import import_for_reading
+
+        import_for_reading()  # a worker only reads the applied registry
         from fraud_detection.features import store as feature_store  # Feast is slow to import
 
         self.store = feature_store.open_store(repo_path, config_file)

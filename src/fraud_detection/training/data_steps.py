@@ -73,6 +73,9 @@ def build_training_set(
     """Join each transaction with its point-in-time features from Feast, then leave the
     feature warm-up out (`split.after_warmup`): after the join, since a card's velocity
     features are computed from the transactions joined, the warm-up's among them."""
+    from fraud_detection.features.feast_import import import_for_reading
+
+    import_for_reading()  # the step only reads the applied registry
     from fraud_detection.features import store as feature_store  # Feast is slow to import
 
     transactions = read_parquet(validated_path)
