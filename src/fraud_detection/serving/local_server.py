@@ -27,6 +27,8 @@ from fraud_detection.registry.local import RegisteredModel
 from fraud_detection.serving.model_store import save_to_bentoml
 
 SERVICE = "serving.service:FraudDetector"
+# How long a local server may take to answer /readyz: a start is about 6-20 s on 2 cores.
+READY_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def serve(
     feature_repo: Path,
     log_file: Path,
     model_dir: Path | None = None,
-    ready_timeout_s: float = 90.0,
+    ready_timeout_s: float = READY_TIMEOUT_S,
     extra_env: dict[str, str] | None = None,
     wait_for: str | None = "/readyz",
 ) -> Iterator[LocalServer]:
@@ -111,7 +113,7 @@ def serve_registered(
     log_file: Path,
     *,
     model_dir: Path | None = None,
-    ready_timeout_s: float = 90.0,
+    ready_timeout_s: float = READY_TIMEOUT_S,
     extra_env: dict[str, str] | None = None,
     wait_for: str | None = "/readyz",
 ) -> Iterator[LocalServer]:
