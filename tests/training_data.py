@@ -4,18 +4,20 @@ model input separates fraud from legitimate traffic.
 `point_in_time_training_set` joins generated transactions with the batch aggregates that existed
 just before each (as Feast's historical retrieval does for feature service `…_v1`) and with the
 customers' profile; `velocity_training_set` joins them with the real-time velocity of `…_v2`
-(`velocity_features`, the definition serving uses) instead.
+(`velocity_features`, the definition serving uses) instead. `holdout_evaluation` is a model's
+holdout metrics computed apart from the pipeline's evaluate step, to check it against.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from fraud_detection.config import DataSettings
+from fraud_detection.config import DataSettings, TrainingSettings
 from fraud_detection.data.contract import LABEL
 from fraud_detection.data.generate import GeneratedData, generate
 from fraud_detection.features.aggregates import (
@@ -25,6 +27,9 @@ from fraud_detection.features.aggregates import (
 )
 from fraud_detection.features.derived import model_frame
 from fraud_detection.features.velocity import velocity_features
+from fraud_detection.training import steps
+from fraud_detection.training.evaluate import Evaluation, evaluate_frame
+from fraud_detection.training.model import FraudModel
 
 # Quantile bins of a numeric input in `single_feature_auc`: fine enough to follow a non-monotone
 # relation (night and day, near and far), coarse enough that each bin holds hundreds of rows.
@@ -104,3 +109,15 @@ def single_feature_aucs(frame: pd.DataFrame, looked_up: tuple[str, ...]) -> dict
     groups = frame["customer_id"].to_numpy()
     aucs = {name: single_feature_auc(inputs[name], labels, groups) for name in inputs.columns}
     return dict(sorted(aucs.items(), key=lambda item: -item[1]))
+
+
+def holdout_evaluation(
+    model_path: Path, training_set_path: Path, params: TrainingSettings, target_fpr: float
+) -> Evaluation:
+    """The model's metrics on the training set's holdout, the model scoring it itself: what
+    the evaluate step must return, computed apart from it."""
+    model = FraudModel.load(model_path)
+    holdout = steps._holdout(training_set_path, params)
+    return evaluate_frame(
+        holdout, model.score(holdout), model.threshold, target_fpr, params.alerts_per_day
+    )

@@ -111,18 +111,6 @@ def _calibration(model: FraudModel) -> dict[str, Any]:
     return {"method": "none"} if model.calibrator is None else model.calibrator.describe()
 
 
-def evaluate_model(
-    model_path: Path, training_set_path: Path, params: TrainingSettings, target_fpr: float,
-    scores_path: Path | None = None,
-) -> Evaluation:  # fmt: skip
-    """Metrics of the model on the holdout split (its scores from `scores_path`, the
-    `evaluate_step` file, when they are this holdout's)."""
-    model = FraudModel.load(model_path)
-    holdout = _holdout(training_set_path, params)
-    scores = _candidate_scores(model, holdout, scores_path)
-    return evaluate_frame(holdout, scores, model.threshold, target_fpr, params.alerts_per_day)
-
-
 def gate(
     model_path: Path, evaluation: dict[str, Any], training_set_path: Path,
     params: TrainingSettings, registry: ModelRegistry, thresholds: GateSettings,
@@ -134,7 +122,7 @@ def gate(
 
     Args:
         model_path: The candidate (its holdout scores and deployed threshold).
-        evaluation: Its holdout metrics (`evaluate_model`).
+        evaluation: Its holdout metrics (`evaluate_step`'s).
         scores_path: The holdout's scores (`evaluate_step`'s file), used when they are this
             holdout's and current production's; else the models score it here.
     """
@@ -169,7 +157,7 @@ def evaluate_step(
 ) -> Evaluation:  # fmt: skip
     """The pipeline's evaluate step whole, on one read of the holdout: score it once per model,
     write the report, then the scores for the gate and register (`training.holdout_scores`), and
-    return the candidate's metrics (`evaluate_model`'s).
+    return the candidate's holdout metrics.
 
     Raises:
         EvaluationReportError: if the report cannot be built; the scores are not written then.

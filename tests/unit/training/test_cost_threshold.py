@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from small_model import LOOKED_UP as SMALL_LOOKED_UP
 from small_model import training_frame
+from training_data import holdout_evaluation
 
 from fraud_detection.config import GateSettings, TrainingSettings
 from fraud_detection.data.io import write_parquet
@@ -185,7 +186,7 @@ def test_train_calibrates_chooses_by_cost_and_the_card_records_both(tmp_path: Pa
     assert choice["binding"] in ("cost", "fpr_budget") and choice["fpr"] <= gate.target_fpr
     assert model.threshold >= choice["fpr_budget"]
 
-    evaluation = steps.evaluate_model(tmp_path / "m.joblib", data, PARAMS, gate.target_fpr)
+    evaluation = holdout_evaluation(tmp_path / "m.joblib", data, PARAMS, gate.target_fpr)
     assert evaluation.alerts_per_day == PARAMS.alerts_per_day
     assert evaluation.card_precision_at_k is not None and evaluation.reliability
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from kfp import dsl
-from training_data import point_in_time_training_set
+from training_data import holdout_evaluation, point_in_time_training_set
 
 from fraud_detection.config import GateSettings, TrainingSettings
 from fraud_detection.data.io import write_parquet
@@ -170,9 +170,9 @@ def test_the_report_draws_production_and_is_kept_beside_the_model_card(
 def test_the_evaluate_step_on_one_read_equals_its_parts(
     trained: dict[str, Path], tmp_path: Path
 ) -> None:
-    """`evaluate_step` (one read of the holdout, each model scored once) gives the metrics
-    `evaluate_model` gives, the scores file of each model's scores on the holdout's rows, and
-    the report with production beside the candidate."""
+    """`evaluate_step` (one read of the holdout, each model scored once) gives the metrics of
+    the candidate scoring the holdout itself, the scores file of each model's scores on the
+    holdout's rows, and the report with production beside the candidate."""
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     champion = registry.register(trained["champion"], {})
     registry.promote(champion.version, reason="first")
@@ -180,7 +180,7 @@ def test_the_evaluate_step_on_one_read_equals_its_parts(
     whole = steps.evaluate_step(
         candidate, data, PARAMS, GATE, registry, tmp_path / "whole.html", tmp_path / "whole.pq"
     )
-    apart = steps.evaluate_model(candidate, data, PARAMS, GATE.target_fpr)
+    apart = holdout_evaluation(candidate, data, PARAMS, GATE.target_fpr)
     assert whole.to_dict() == apart.to_dict()
     stored = ScoredHoldout.read(tmp_path / "whole.pq")
     holdout = steps._holdout(data, PARAMS)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from training_data import point_in_time_training_set
+from training_data import holdout_evaluation, point_in_time_training_set
 
 from fraud_detection.config import GateSettings, TrainingSettings
 from fraud_detection.data.io import write_parquet
@@ -107,7 +107,7 @@ def train_candidate(
     model_path = tmp_path / f"{name}.joblib"
     steps.train(data_path, LOOKED_UP, PARAMS, 0.01, model_path)
     holdout_source = write_parquet(training_set, tmp_path / "eval.parquet")
-    evaluation = steps.evaluate_model(model_path, holdout_source, PARAMS, 0.01)
+    evaluation = holdout_evaluation(model_path, holdout_source, PARAMS, 0.01)
     return model_path, evaluation.metrics(), holdout_source
 
 
@@ -138,7 +138,8 @@ def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
     training_set: pd.DataFrame, tmp_path: Path
 ) -> None:
     """`evaluate_step` scores once for the steps after it; a step whose holdout rows or
-    production differ from the file's scores again instead of using them."""
+    production differ from the file's scores again instead of using them (the gate), and
+    `register` keeps the candidate's scores from the file only when they are these rows'."""
     registry = ModelRegistry(tmp_path / "registry", "fraud-detector")
     good_path, good_metrics, holdout_source = train_candidate(training_set, tmp_path, "good")
     before = scores_file(good_path, holdout_source, registry, tmp_path / "0.pq")
@@ -160,25 +161,36 @@ def test_the_steps_use_the_holdout_scores_only_for_their_rows_and_production(
     refused = steps.gate(worse_path, worse_metrics, holdout_source, PARAMS, registry, GATE, stale)
     assert not refused.passed and any("champion" in r for r in refused.reasons)
 
-    # Current scores are read, not recomputed: perfect scores in the file grade as perfect.
+    # Current scores are read, not recomputed: perfect scores in the file are the candidate's
+    # monitoring reference.
     current = ScoredHoldout.read(
         scores_file(worse_path, holdout_source, registry, tmp_path / "2.pq")
     )
     assert current.champion_version == production.version
     labels = holdout["is_fraud"].to_numpy(dtype=float)
     perfect = replace(current, candidate=replace(current.candidate, scores=labels))
-    graded = steps.evaluate_model(
-        worse_path, holdout_source, PARAMS, 0.01, perfect.write(tmp_path / "3.pq")
-    )
-    assert graded.pr_auc == 1.0
+    np.testing.assert_array_equal(
+        reference_predictions(worse_path, holdout_source, perfect.write(tmp_path / "3.pq"),
+                              tmp_path / "r3"), labels[-len(reference) :],
+    )  # fmt: skip
     # Scores of other rows are not used: the first half of the holdout's.
     rows = len(labels) // 2
     half = ScoredHoldout(perfect.transaction_ids[:rows], replace(
         perfect.candidate, scores=labels[:rows]), champion_version=production.version)  # fmt: skip
-    regraded = steps.evaluate_model(
-        worse_path, holdout_source, PARAMS, 0.01, half.write(tmp_path / "4.pq")
-    )
-    assert regraded.pr_auc == pytest.approx(worse_metrics["pr_auc"])
+    np.testing.assert_array_equal(
+        reference_predictions(worse_path, holdout_source, half.write(tmp_path / "4.pq"),
+                              tmp_path / "r4"),
+        FraudModel.load(worse_path).score(holdout)[-len(reference) :],
+    )  # fmt: skip
+
+
+def reference_predictions(model_path: Path, source: Path, scores: Path, root: Path) -> np.ndarray:
+    """The predictions `register` keeps as the model's monitoring reference, given `scores`."""
+    registry = ModelRegistry(root, "fraud-detector")
+    registered = steps.register(model_path, {}, {"passed": True}, source, PARAMS, registry,
+                                lineage={}, promote=False, scores_path=scores)  # fmt: skip
+    path = registry.get(registered["version"]).path / REFERENCE_FILE
+    return np.asarray(pd.read_parquet(path)["prediction"].to_numpy())
 
 
 def test_register_refuses_a_model_the_gate_did_not_pass(
