@@ -80,8 +80,7 @@ class CanaryOutcome:
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> CanaryOutcome:
-        """From a rollout record (`rollout.json` plus the `record` path, as
-        `previous_rollout` returns it)."""
+        """From a rollout record (`rollout.json`'s fields plus the `record` path)."""
         verdict = data["verdict"]
         return cls(
             stable_version=str(data["stable_version"]),

@@ -141,12 +141,3 @@ def _wait(server: local_server.LocalServer, timeout_s: float) -> None:
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-
-
-def previous_rollout(settings: Settings, candidate_version: str) -> dict[str, Any] | None:
-    """The recorded outcome of an earlier canary of this candidate, if there was one."""
-    records = sorted(settings.paths.rollouts.glob(f"*-{candidate_version}/rollout.json"))
-    if not records:
-        return None
-    data: dict[str, Any] = json.loads(records[-1].read_text())
-    return {**data, "record": str(records[-1])}
