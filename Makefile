@@ -14,6 +14,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CLI := $(BIN)/$(PROJECT_SLUG)
 PYTEST_ARGS ?=
+# `make test`'s pytest workers: one a core, at most four (`auto`; each more builds the session's
+# trained workspace again, for little gain: the longest test file takes two minutes). Each worker
+# gets whole files, so a file's shared fixtures are built once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
 
 .PHONY: help demo data features feast-apply feast-materialize train pipeline serve canary bentos \
         tools test test-slow lint format bench bench-serving bench-model bench-features bench-world bench-monitoring bench-load monitor lock clean \
@@ -70,7 +74,7 @@ tools: ## Install what the tests use: Redis, PostgreSQL, chromium, shellcheck, P
 
 # `tools` comes first: every system package a test uses is installed before pytest starts.
 test: tools $(INSTALLED) lint ## Install the test tools, lint, type-check, run the tests (slow ones excluded)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 # >>> kind
 # Also part of `make test` (pytest collects tests/cluster); this runs it alone.
