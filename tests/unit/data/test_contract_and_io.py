@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +48,30 @@ def test_missing_column_is_named(transactions: pd.DataFrame) -> None:
 def test_wrong_type_is_named(transactions: pd.DataFrame) -> None:
     (problem,) = violations(transactions.assign(amount=transactions["amount"].astype(str)))
     assert problem.startswith("amount: expected float")
+
+
+@pytest.mark.parametrize(
+    "non_strings",
+    [
+        pytest.param(lambda s: s.where(s.index != 3, 7), id="one-int-among-strings"),
+        pytest.param(lambda s: s.map(lambda v: v.encode()), id="bytes"),
+        pytest.param(lambda s: pd.Series(pd.Categorical(s.factorize()[0])), id="int-categories"),
+    ],
+)
+def test_a_text_column_with_non_strings_is_refused(
+    transactions: pd.DataFrame, non_strings: Callable[[pd.Series], pd.Series]
+) -> None:
+    merchants = non_strings(transactions["merchant_category"].astype(object))
+    (problem,) = violations(transactions.assign(merchant_category=merchants))
+    assert problem.startswith("merchant_category: expected category, found dtype")
+
+
+def test_a_categorical_of_strings_is_accepted(transactions: pd.DataFrame) -> None:
+    categorical = transactions.assign(
+        merchant_category=transactions["merchant_category"].astype("category")
+    )
+    valid = validate_transactions(categorical)
+    assert valid["merchant_category"].tolist() == transactions["merchant_category"].tolist()
 
 
 @pytest.mark.parametrize(("column", "value"), [("amount", -1.0), ("is_fraud", 2)])
