@@ -72,6 +72,22 @@ def test_with_prometheus_and_alertmanager_down_the_monitor_still_pushes(
     assert 'fraud_monitor_status{instance="",job="fraud_monitor",status="drift"} 1' in exposed
 
 
+def test_a_new_stack_starts_with_nothing_pushed(tmp_path: Path) -> None:
+    """One stack's verdicts never reach the next: otherwise a stack would fire the alerts of a
+    verdict pushed before it started (Debian's Pushgateway keeps its metrics in one file for the
+    whole machine unless told otherwise)."""
+    for run in ("first", "second"):
+        with observe.running(REPO_ROOT, tmp_path / run, observe.Ports.free(), fast=True) as s:
+            with urllib.request.urlopen(f"{s.pushgateway_url}/metrics", timeout=5) as response:
+                assert "fraud_monitor_status" not in response.read().decode(), run
+            assert (
+                Pushgateway(s.pushgateway_url).push(
+                    MONITOR_GROUP, prometheus(DRIFT, {"drifted_share": 0.4})
+                )
+                is None
+            )
+
+
 def test_a_cluster_canary_rolled_back_is_delivered(
     stack: observe.Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

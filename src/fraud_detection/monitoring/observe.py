@@ -197,6 +197,10 @@ def running(
     commands = {
         "pushgateway": [
             binaries["pushgateway"], f"--web.listen-address=127.0.0.1:{ports.pushgateway}",
+            # Debian's build defaults to /var/lib/prometheus/pushgateway.data, one file for every
+            # stack on the machine: a new stack would start with the last one's pushed verdicts
+            # (and fire their alerts). Empty keeps them in memory, upstream's default.
+            "--persistence.file=",
         ],
         "alertmanager": [
             binaries["alertmanager"], f"--config.file={alertmanager_yml}",
