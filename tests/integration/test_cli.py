@@ -192,7 +192,8 @@ def test_the_demo_runs_every_stage(new_workspace: Callable[..., Settings]) -> No
                   "5/5 monitoring"):  # fmt: skip
         assert stage in result.stdout, output
     for shown in ("Holdout metrics", "Validation gate", "Scoring latency over HTTP",
-                  "monitor: ok", "monitor: drift", "regenerating the history"):  # fmt: skip
+                  "monitor: ok", "monitor: drift", "regenerating the history",
+                  "alert FraudModelDrift fired", "delivered by Alertmanager"):  # fmt: skip
         assert shown in result.stdout, output
     assert "\x1b[" not in output and "Traceback" not in output, output
     assert [line for line in output.splitlines() if "Warning" in line] == [], output

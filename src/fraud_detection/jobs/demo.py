@@ -113,17 +113,19 @@ def monitoring_stage(settings: Settings, report: Report = discard) -> dict[str, 
     run_dir = settings.paths.root / "artifacts" / "demo" / started
     phases = {"normal": DriftSpec(), "drifted": DEMO_DRIFT}
     runs = {}
-    with ExitStack() as servers:
+    with ExitStack() as running:
         # One server per phase, each with its own prediction log, both started at once (a
         # start is mostly imports and loading, a core each); each is stopped, its log flushed,
-        # before its log is monitored.
+        # before its log is monitored. The alerting stack starts meanwhile, to be up and
+        # scraping by the time the drifted verdict is pushed (`jobs.alerting`).
         started_servers = {
-            phase: servers.enter_context(local_server.serve_registered(
+            phase: running.enter_context(local_server.serve_registered(
                 settings, production, run_dir / phase / "server.log", wait_for=None,
                 extra_env={"FRAUD_SERVING_PREDICTION_LOG_DIR": str(_log_dir(run_dir, phase))},
             ))
             for phase in phases
         }  # fmt: skip
+        stack = alerting.start_stack(settings, run_dir / "alerting", running, report)
         for phase, drift in phases.items():
             server = started_servers[phase]
             local_server.wait_until_ready(server, local_server.READY_TIMEOUT_S)
@@ -137,7 +139,7 @@ def monitoring_stage(settings: Settings, report: Report = discard) -> dict[str, 
                 settings, log_dir=_log_dir(run_dir, phase), labels_dir=run_dir / "none",
                 report=report, retraining=Embedded(DEMO_DRIFT) if phase == "drifted" else None,
             )  # fmt: skip
-    alerting.show_alert(settings, runs["drifted"], run_dir / "alerting", report)
+        alerting.show_alert(stack, runs["drifted"], report)
     return runs
 
 
