@@ -242,7 +242,9 @@ class SQLiteCardEvents:
         return _velocities(events, held, newest)
 
     def backfill(self, events: Iterable[CardEvent]) -> int:
-        rows = [(e.customer_id, e.event_us, e.member, e.amount_cents) for e in events]
+        # In primary-key order, so that SQLite appends to its B-tree rather than seeking.
+        by_key = sorted(events, key=lambda e: (e.customer_id, e.member))
+        rows = [(e.customer_id, e.event_us, e.member, e.amount_cents) for e in by_key]
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
