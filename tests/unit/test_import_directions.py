@@ -21,8 +21,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": (
         "fraud_detection", "fraud_detection.config", "fraud_detection.identity",
         "fraud_detection.errors", "fraud_detection.fingerprint",
-        "fraud_detection.third_party_warnings", "fraud_detection.data", "fraud_detection.features",
-        "fraud_detection.training", "fraud_detection.registry",
+        "fraud_detection.third_party_warnings", "fraud_detection.background_import",
+        "fraud_detection.data", "fraud_detection.features", "fraud_detection.training",
+        "fraud_detection.registry",
     ),
     "stages": (
         "fraud_detection.pipeline", "fraud_detection.serving", "fraud_detection.rollout",

@@ -12,17 +12,15 @@ demo goes on.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from fraud_detection.background_import import EVIDENTLY, import_meanwhile
 from fraud_detection.config import Settings
 from fraud_detection.data.generate import DriftSpec
 from fraud_detection.data.io import load_transactions
@@ -47,10 +45,6 @@ from fraud_detection.registry import ModelRegistry, RegisteredModel
 from fraud_detection.rollout.traffic import payloads
 from fraud_detection.serving import local_server
 
-# What the monitoring stage's reports import (`monitoring.reports`), imported while the first
-# pipeline runs.
-_MONITORING_IMPORTS = ("evidently", "evidently.presets")
-
 # How the world changes in the demo: larger amounts, farther from home, more at night.
 DEMO_DRIFT = DriftSpec(amount_scale=2.5, distance_scale=3.0, night_share=0.3)
 
@@ -74,7 +68,8 @@ def run_demo(settings: Settings, force: bool = False, report: Report = discard) 
     features = _stage(report, "2/5 features", lambda: prepare_features(settings, progress=report))
     title = "3/5 training pipeline (kfp.local): train, gate, register, package"
     report(Stage(title))
-    warming = _import_meanwhile(_MONITORING_IMPORTS)
+    # The monitoring stage's reports need Evidently; this process only waits on the steps.
+    warming = import_meanwhile(EVIDENTLY)
     training, seconds = _timed(lambda: train(settings, force=force, report=report))
     warming.join()  # before the serving stage, whose load generator shares this process
     registry = ModelRegistry(settings.paths.registry, settings.model_name)
@@ -150,21 +145,6 @@ def monitoring_stage(settings: Settings, report: Report = discard) -> dict[str, 
             )  # fmt: skip
         alerting.show_alert(stack, runs["drifted"], report)
     return runs
-
-
-def _import_meanwhile(modules: Sequence[str]) -> threading.Thread:
-    """Import `modules` in a thread while the caller waits on other processes (the pipeline's
-    steps run in their own): Evidently takes about 8 s to import, on a core the pipeline leaves
-    idle. A failed import is left for the stage that needs the module to raise."""
-
-    def import_all() -> None:
-        for name in modules:
-            with contextlib.suppress(Exception):  # raised again where the module is used
-                importlib.import_module(name)
-
-    thread = threading.Thread(target=import_all, name="import-meanwhile", daemon=True)
-    thread.start()
-    return thread
 
 
 def _log_dir(run_dir: Path, phase: str) -> Path:
