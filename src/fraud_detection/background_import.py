@@ -3,8 +3,8 @@
 Evidently takes 5-8 s to import on a 2-core machine (it builds hundreds of pydantic models).
 The demo's process needs it for its monitoring stage, after waiting a minute on the pipeline's
 step processes with a core to spare: imported in a thread meanwhile, that time comes off the
-critical path. (Where the caller computes meanwhile, as a pipeline step scoring its holdout on
-both cores, the thread gains nothing: measured, the evaluate step took as long.) Python's
+critical path. (Where the caller computes on both cores meanwhile, the thread gains nothing:
+measured so in a pipeline step that scored its holdout before drawing a report.) Python's
 per-module import locks make the thread and a later `import` of the same module in the caller
 safe: the caller waits for the thread's import to finish, or imports again if it failed.
 """
@@ -16,8 +16,8 @@ import importlib
 import threading
 from collections.abc import Sequence
 
-# What the Evidently reports import (`monitoring.reports`, `training.report`,
-# `data.distribution`): the package builds all of its models when first imported.
+# What the Evidently reports and checks import (`monitoring.reports`, `data.distribution`):
+# the package builds all of its models when first imported.
 EVIDENTLY = ("evidently", "evidently.presets")
 
 

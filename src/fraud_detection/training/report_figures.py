@@ -1,5 +1,6 @@
-"""The evaluation report's own charts, which Evidently's classification preset does not draw:
-the reliability diagram and the cost of each threshold. One trace per model, on shared axes."""
+"""The evaluation report's charts (plotly): the precision-recall and ROC curves, each model's
+confusion matrix at its deployed threshold, the reliability diagram and the cost of each
+threshold. One trace per model, on shared axes, the candidate first."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 from fraud_detection.training.cost import cost_at, cost_curve
 from fraud_detection.training.evaluate import RELIABILITY_BINS, reliability_table
 
-# Evidently's colours for its current and reference data: the candidate, then production.
+# The candidate red, production grey.
 COLOURS = ("#ed0400", "#4d4d4d")
 
 
@@ -24,6 +26,58 @@ class Scored:
     name: str
     scores: np.ndarray
     threshold: float
+
+
+def pr_curve(y_true: np.ndarray, models: Sequence[Scored]) -> go.Figure:
+    """Precision against recall over every threshold (scikit-learn's curve, with the points
+    that no threshold would be chosen for dropped: a few hundred, not one per row)."""
+    figure = go.Figure()
+    for model, colour in zip(models, COLOURS, strict=False):
+        precision, recall, _ = precision_recall_curve(y_true, model.scores, drop_intermediate=True)
+        figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=model.name,
+                                    line={"color": colour, "shape": "hv"}))  # fmt: skip
+    figure.update_layout(title="Precision-Recall Curve", xaxis_title="recall",
+                         yaxis_title="precision", xaxis_range=[0, 1],
+                         yaxis_range=[0, 1.02])  # fmt: skip
+    return figure
+
+
+def roc(y_true: np.ndarray, models: Sequence[Scored], target_fpr: float) -> go.Figure:
+    """True-positive against false-positive rate, with the gate's FPR budget marked."""
+    figure = go.Figure()
+    for model, colour in zip(models, COLOURS, strict=False):
+        fpr, tpr, _ = roc_curve(y_true, model.scores, drop_intermediate=True)
+        figure.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=model.name,
+                                    line={"color": colour}))  # fmt: skip
+    figure.add_trace(go.Scatter(x=[target_fpr, target_fpr], y=[0, 1], mode="lines",
+                                name=f"FPR budget {target_fpr:.2%}",
+                                line={"dash": "dot", "color": "grey"}))  # fmt: skip
+    figure.update_layout(title="ROC Curve", xaxis_title="false-positive rate",
+                         yaxis_title="true-positive rate (recall)", xaxis_range=[0, 1],
+                         yaxis_range=[0, 1.02])  # fmt: skip
+    return figure
+
+
+def confusion(y_true: np.ndarray, model: Scored) -> go.Figure:
+    """`model`'s counts of each outcome when flagging at its own deployed threshold."""
+    flagged = (model.scores >= model.threshold).astype(int)
+    counts = confusion_matrix(y_true, flagged, labels=[0, 1])
+    (_, fp), (fn, tp) = counts
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    figure = go.Figure(go.Heatmap(
+        z=counts, x=["flagged legitimate (0)", "flagged fraud (1)"],
+        y=["legitimate (0)", "fraud (1)"], text=[[f"{v:,}" for v in row] for row in counts],
+        texttemplate="%{text}", colorscale="Greys", showscale=False,
+        hovertemplate="%{y}, %{x}: %{text}<extra></extra>",
+    ))  # fmt: skip
+    figure.update_layout(
+        title=f"{model.name} at threshold {model.threshold:.4f}<br>"
+        f"<sup>precision {precision:.3f}, recall {recall:.3f}</sup>",
+        xaxis_title="predicted", yaxis_title="actual", yaxis_autorange="reversed",
+        width=560, height=420,
+    )  # fmt: skip
+    return figure
 
 
 def reliability_diagram(y_true: np.ndarray, models: Sequence[Scored]) -> go.Figure:

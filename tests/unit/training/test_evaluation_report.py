@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fresh_interpreter import last_line_printed
 from kfp import dsl
 from training_data import holdout_evaluation, point_in_time_training_set
 
@@ -76,12 +77,29 @@ def test_the_report_holds_every_section_both_models_and_no_network_reference(
     for section in SECTIONS:
         assert f'<section id="{section}">' in page, section
     for section in set(SECTIONS) - {"summary"}:
-        assert f'"dashboard-{section}");' in page, f"{section} is not drawn"
+        assert re.search(rf'Plotly.newPlot\(\s*"chart-{section}-0"', page), f"{section} not drawn"
+    assert re.search(r'Plotly.newPlot\(\s*"chart-confusion-matrix-1"', page)  # production's
     assert page.count("production abc123") >= 5  # summary column and every chart
     assert "a false alarm costs a review, 5.00" in page
     # Self-contained: no script, stylesheet or font is fetched when the page is opened.
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", page)
     assert "url(http" not in page
+
+
+def test_writing_the_report_does_not_import_evidently(tmp_path: Path) -> None:
+    """Evidently is the monitor's; the evaluate step of every pipeline run would pay its import
+    (5-8 s) for a page plotly draws alone."""
+    program = (
+        "import sys, numpy as np; from pathlib import Path; "
+        "from fraud_detection.training.report import ReportInputs, write_report; "
+        "from fraud_detection.training.report_figures import Scored; "
+        "y = np.array([0, 1] * 50); s = np.linspace(0, 1, 100); "
+        "inputs = ReportInputs(y, s * 100, Scored('candidate', s, 0.5), None, 0.01, 5.0); "
+        f"write_report(inputs, Path({str(tmp_path / 'r.html')!r}), 'fd'); "
+        "print('evidently' in sys.modules)"
+    )
+    assert last_line_printed(program, tmp_path) == "False"
+    assert (tmp_path / "r.html").exists()
 
 
 def test_without_production_the_candidate_is_shown_alone(tmp_path: Path) -> None:
@@ -202,12 +220,12 @@ def test_the_evaluate_step_writes_no_gate_input_when_its_report_fails(
     leave them unwritten."""
 
     def refuse(*args: Any) -> str:
-        raise ValueError("Evidently refused the data")
+        raise ValueError("plotly refused the data")
 
     monkeypatch.setattr(report, "render", refuse)
     names = ("metrics", "curves", "report", "evaluation", "holdout_scores")
     outputs = {name: tmp_path / name for name in names}
-    with pytest.raises(EvaluationReportError, match="Evidently refused the data"):
+    with pytest.raises(EvaluationReportError, match="plotly refused the data"):
         evaluate_model.python_func(
             model=dsl.Model(uri=str(trained["candidate"])),
             training_set=dsl.Dataset(uri=str(trained["data"])),
