@@ -14,30 +14,32 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from fraud_detection.config import Settings
-from fraud_detection.errors import AlertingStackError
+from fraud_detection.errors import AlertingStackError, PackagingError
 from fraud_detection.jobs.events import Notice, Report
 from fraud_detection.jobs.monitor import MonitorRun
 from fraud_detection.monitoring import observe
 from fraud_detection.monitoring.alert_receiver import wait_for_alert
 from fraud_detection.monitoring.push import MONITOR_GROUP, Pushgateway
+from fraud_detection.pipeline.parameters import source_root
 
 # The alert each verdict fires (the rules' names).
 ALERTS = {"drift": "FraudModelDrift", "quality": "FraudModelQuality"}
 WAIT_S = 30.0
 
 
-def start_stack(
-    settings: Settings, work_dir: Path, running: ExitStack, report: Report
-) -> observe.Stack | None:
+def start_stack(work_dir: Path, running: ExitStack, report: Report) -> observe.Stack | None:
     """Start the local stack, to be stopped with `running`; without the binaries, or when a
-    component does not start, None and a one-line note instead."""
+    component does not start, None and a one-line note instead.
+
+    Its configuration (observe/, the chart's alert rules) is the project's, read from the
+    checkout this package runs from: a workspace elsewhere (`FRAUD_WORKSPACE`) has no copy.
+    """
     try:
         observe.find_binaries()
         return running.enter_context(
-            observe.running(settings.paths.root, work_dir, observe.Ports.free(), fast=True)
+            observe.running(source_root(), work_dir, observe.Ports.free(), fast=True)
         )
-    except AlertingStackError as exc:
+    except (AlertingStackError, PackagingError) as exc:
         report(Notice(f"alerting skipped: {exc}"))
         return None
 

@@ -129,7 +129,7 @@ def monitoring_stage(settings: Settings, report: Report = discard) -> dict[str, 
             ))
             for phase in phases
         }  # fmt: skip
-        stack = alerting.start_stack(settings, run_dir / "alerting", running, report)
+        stack = alerting.start_stack(run_dir / "alerting", running, report)
         for phase, drift in phases.items():
             server = started_servers[phase]
             local_server.wait_until_ready(server, local_server.READY_TIMEOUT_S)
