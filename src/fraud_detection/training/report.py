@@ -72,9 +72,7 @@ def write_report(inputs: ReportInputs, out: Path, title: str) -> Path:
     """
     try:
         page = render(inputs, title)
-    except EvaluationReportError:
-        raise
-    except Exception as exc:  # Evidently and plotly raise many types on data they refuse
+    except Exception as exc:  # scikit-learn and plotly raise many types on data they refuse
         raise EvaluationReportError(
             f"cannot build the evaluation report for {out}: {type(exc).__name__}: {exc}"
         ) from exc
