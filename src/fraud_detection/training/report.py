@@ -27,12 +27,13 @@ import plotly.offline
 
 from fraud_detection.errors import EvaluationReportError
 from fraud_detection.training.cost import cost_at, cost_curve
-from fraud_detection.training.evaluate import evaluate
+from fraud_detection.training.evaluate import Evaluation, evaluate
 from fraud_detection.training.report_figures import (
     Scored,
-    confusion,
+    confusion_figure,
     cost_figure,
     pr_curve,
+    precision_recall,
     reliability_diagram,
     roc,
 )
@@ -86,14 +87,21 @@ def write_report(inputs: ReportInputs, out: Path, title: str) -> Path:
 def render(inputs: ReportInputs, title: str) -> str:
     """The whole page as one HTML string."""
     y, models = inputs.y_true, inputs.models
+    # Each model at its own threshold, once: the summary's figures and its confusion matrix.
+    evaluations = [
+        evaluate(y, m.scores, m.threshold, inputs.target_fpr, amounts=inputs.amounts)
+        for m in models
+    ]
     charts: dict[str, list[go.Figure]] = {
         "pr-curve": [pr_curve(y, models)],
         "roc-curve": [roc(y, models, inputs.target_fpr)],
-        "confusion-matrix": [confusion(y, m) for m in models],
+        "confusion-matrix": [
+            confusion_figure(m, e.confusion) for m, e in zip(models, evaluations, strict=True)
+        ],
         "reliability": [reliability_diagram(y, models)],
         "cost": [cost_figure(y, inputs.amounts, models, inputs.false_alarm_cost)],
     }
-    return _page(title, _intros(inputs), _summary_table(inputs), charts)
+    return _page(title, _intros(inputs), _summary_table(inputs, evaluations), charts)
 
 
 def _intros(inputs: ReportInputs) -> dict[str, str]:
@@ -126,19 +134,18 @@ def _intros(inputs: ReportInputs) -> dict[str, str]:
     }
 
 
-def _summary_table(inputs: ReportInputs) -> str:
+def _summary_table(inputs: ReportInputs, evaluations: list[Evaluation]) -> str:
+    """One column per model; `evaluations` are theirs, at their own thresholds."""
     y, amounts = inputs.y_true, inputs.amounts
     columns = {}
-    for model in inputs.models:
-        result = evaluate(y, model.scores, model.threshold, inputs.target_fpr, amounts=amounts)
-        flagged = model.scores >= model.threshold
+    for model, result in zip(inputs.models, evaluations, strict=True):
         cheapest_at, cheapest = cost_curve(y, model.scores, amounts,
                                            inputs.false_alarm_cost).cheapest()  # fmt: skip
         columns[model.name] = [
             f"{result.roc_auc:.4f}", f"{result.pr_auc:.4f}", f"{result.recall_at_fpr:.4f}",
             f"{model.threshold:.4f}", f"{result.recall_at_threshold:.4f}",
             f"{result.fpr_at_threshold:.4f}",
-            f"{(y[flagged] == 1).mean() if flagged.any() else 0.0:.4f}",
+            f"{precision_recall(result.confusion)[0]:.4f}",
             f"{result.brier:.4f}", f"{result.expected_calibration_error:.4f}",
             f"{result.fraud_amount_caught:,.0f} ({result.fraud_amount_share_caught:.1%})",
             f"{cost_at(y, model.scores, amounts, inputs.false_alarm_cost, model.threshold):,.0f}",

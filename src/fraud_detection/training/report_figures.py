@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 from fraud_detection.training.cost import cost_at, cost_curve
 from fraud_detection.training.evaluate import RELIABILITY_BINS, reliability_table
@@ -58,13 +58,17 @@ def roc(y_true: np.ndarray, models: Sequence[Scored], target_fpr: float) -> go.F
     return figure
 
 
-def confusion(y_true: np.ndarray, model: Scored) -> go.Figure:
-    """`model`'s counts of each outcome when flagging at its own deployed threshold."""
-    flagged = (model.scores >= model.threshold).astype(int)
-    counts = confusion_matrix(y_true, flagged, labels=[0, 1])
-    (_, fp), (fn, tp) = counts
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+def precision_recall(confusion: list[list[int]]) -> tuple[float, float]:
+    """Precision and recall from `[[tn, fp], [fn, tp]]` (`Evaluation.confusion`); 0 where
+    nothing was flagged or nothing was fraud."""
+    (_, fp), (fn, tp) = confusion
+    return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0)
+
+
+def confusion_figure(model: Scored, counts: list[list[int]]) -> go.Figure:
+    """`model`'s counts of each outcome when flagging at its own deployed threshold
+    (`Evaluation.confusion` at `model.threshold`)."""
+    precision, recall = precision_recall(counts)
     figure = go.Figure(go.Heatmap(
         z=counts, x=["flagged legitimate (0)", "flagged fraud (1)"],
         y=["legitimate (0)", "fraud (1)"], text=[[f"{v:,}" for v in row] for row in counts],
