@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import pytz  # type: ignore[import-untyped]
 from fresh_interpreter import last_line_printed
 
 from fraud_detection.config import Settings
@@ -39,6 +41,33 @@ def test_training_frame_keeps_every_transaction_and_is_point_in_time(
     assert firsts["txn_count_30d"].isna().all()
     # The profile snapshot predates the history, so every row has it.
     assert frame["credit_limit"].notna().all()
+
+
+def test_feast_takes_the_training_sets_timestamps_as_they_are(
+    ready_workspace: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repo turns Feast's timestamp coercion off and hands it pytz's UTC, which its file
+    offline store takes as is instead of re-stamping each row; the training set is the one
+    Feast's coerced path gives."""
+    paths = ready_workspace.paths
+    transactions = load_transactions(paths.transactions)
+    store = feature_store.open_store(paths.feature_repo)
+    assert store.config.coerce_tz_aware is False
+    handed: list[pd.DataFrame] = []
+    retrieve = store.get_historical_features
+
+    def spy(entity_df: pd.DataFrame, features: list[str]) -> Any:
+        handed.append(entity_df)
+        return retrieve(entity_df=entity_df, features=features)
+
+    monkeypatch.setattr(store, "get_historical_features", spy)
+    uncoerced = feature_store.training_frame(store, V1_SERVICE, transactions)
+    monkeypatch.undo()
+    assert handed and all(df["event_timestamp"].dtype.tz is pytz.UTC for df in handed)
+
+    store.config.coerce_tz_aware = True  # Feast's default
+    coerced = feature_store.training_frame(store, V1_SERVICE, transactions)
+    pd.testing.assert_frame_equal(uncoerced, coerced, check_exact=True)
 
 
 def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytz  # type: ignore[import-untyped]  # no stubs; only its UTC object is used
 from feast import Entity, FeatureService, FeatureStore, FeatureView, FileSource
 from feast.data_source import DataSource
 
@@ -194,7 +195,13 @@ def training_frame(
     if real_time:  # from the same history, by the definition serving uses
         transactions = transactions.assign(**velocity_features(transactions)[list(real_time)])
     keys = transactions[["customer_id", "event_timestamp"]].drop_duplicates(ignore_index=True)
-    as_of = keys.assign(event_timestamp=as_of_just_before(keys["event_timestamp"]))
+    # In pytz's UTC: Feast's file offline store re-stamps each entity timestamp in Python (a
+    # per-row apply, then to_datetime) unless the column's zone *is* pytz.UTC, which pandas 2's
+    # datetime.timezone.utc is not (feast/infra/offline_stores/dask.py); the feature repo's
+    # `coerce_tz_aware: false` keeps Feast from converting them back to it first. The same
+    # instants, and the same frame returned, without 1.7 s a feature view on the default history.
+    as_of_utc = as_of_just_before(keys["event_timestamp"]).dt.tz_convert(pytz.UTC)
+    as_of = keys.assign(event_timestamp=as_of_utc)
     joined = transactions
     for projection in service.feature_view_projections:
         view = projection.name_to_use()  # type: ignore[no-untyped-call]  # feast is untyped
