@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import pytz  # type: ignore[import-untyped]
@@ -68,6 +69,23 @@ def test_feast_takes_the_training_sets_timestamps_as_they_are(
     store.config.coerce_tz_aware = True  # Feast's default
     coerced = feature_store.training_frame(store, V1_SERVICE, transactions)
     pd.testing.assert_frame_equal(uncoerced, coerced, check_exact=True)
+
+
+def test_event_order_is_sort_values_by_time_then_id() -> None:
+    """Ties in time broken by id, in Python's str order, ids of several lengths and non-ASCII."""
+    rng = np.random.default_rng(0)
+    times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 50, 2_000), unit="s"
+    )
+    alphabet = np.array(list("aZ09-é€"))
+    ids = ["".join(rng.choice(alphabet, rng.integers(1, 6))) + str(i) for i in range(2_000)]
+    frame = pd.DataFrame(
+        {"event_timestamp": times, "transaction_id": ids, "amount": rng.random(2_000)},
+        index=rng.permutation(2_000),
+    )
+
+    expected = frame.sort_values(["event_timestamp", "transaction_id"], ignore_index=True)
+    pd.testing.assert_frame_equal(feature_store.in_event_order(frame), expected, check_exact=True)
 
 
 def test_second_transaction_sees_exactly_the_first(ready_workspace: Settings) -> None:
